@@ -1,0 +1,13 @@
+//! tickforge engine: fixed-size records, SPSC rings between stages, the stage runner and
+//! layout planner, bar aggregation, signal scanning, and the shared-memory output with its
+//! reader API.
+//!
+//! The engine knows nothing of JSON or sockets: venue adapters (in `tickforge-feeds`)
+//! turn frames into [`record`]s, and everything from there on lives here.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod fixed;
+pub mod record;
+pub mod shm;
+pub mod symbol;

@@ -1,0 +1,4 @@
+//! tickforge feeds: the network reader stage and venue adapters.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+pub mod venue;

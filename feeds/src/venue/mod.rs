@@ -1,0 +1,1 @@
+//! Venue adapters: parse and normalize venue frames into records.

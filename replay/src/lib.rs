@@ -1,0 +1,2 @@
+//! tickforge replay: journal reading, the replay driver and exports.
+#![warn(missing_docs)]

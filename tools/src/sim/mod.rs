@@ -1,0 +1,1 @@
+//! The exchange simulator: a WebSocket server on loopback speaking a venue protocol.
