@@ -7,7 +7,17 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod aggregator;
+pub mod backpressure;
 pub mod fixed;
 pub mod record;
 pub mod shm;
 pub mod symbol;
+pub mod layout;
+pub mod ring;
+pub mod scanner;
+pub mod stage;
+pub mod throttle;
+pub mod timeframe;
+pub mod wait;
+pub mod window;

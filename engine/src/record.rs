@@ -28,6 +28,12 @@ pub enum Kind {
     Signal = 4,
     /// A [`FeedStatusRecord`].
     FeedStatus = 5,
+    /// Internal, never published: a [`ClockRecord`].
+    Clock = 0x81,
+    /// Internal, never published: a [`DropNoticeRecord`].
+    DropNotice = 0x82,
+    /// Internal, never published: an [`EndRecord`].
+    End = 0x83,
 }
 
 impl Kind {
@@ -39,6 +45,9 @@ impl Kind {
             3 => Kind::Bar,
             4 => Kind::Signal,
             5 => Kind::FeedStatus,
+            0x81 => Kind::Clock,
+            0x82 => Kind::DropNotice,
+            0x83 => Kind::End,
             _ => return None,
         })
     }
@@ -51,7 +60,15 @@ impl Kind {
             Kind::Bar => "bar",
             Kind::Signal => "signal",
             Kind::FeedStatus => "status",
+            Kind::Clock => "clock",
+            Kind::DropNotice => "drop_notice",
+            Kind::End => "end",
         }
+    }
+
+    /// True for the kinds that only travel between stages and are never published.
+    pub fn is_internal(self) -> bool {
+        (self as u8) & 0x80 != 0
     }
 }
 
@@ -520,6 +537,83 @@ impl FeedStatusRecord {
     }
 }
 
+/// Internal: the receive clock of an idle feed, so its bars close on time.
+///
+/// The reader injects one while a feed is quiet; the aggregator advances the feed's
+/// watermark by the receive time elapsed since the feed's last trade.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClockRecord {
+    /// [`Kind::Clock`].
+    pub kind: u8,
+    /// Reserved.
+    pub reserved0: u8,
+    /// Reserved.
+    pub flags: u16,
+    /// Feed id.
+    pub feed: u32,
+    /// Receive clock, ns since the Unix epoch.
+    pub recv_ts: i64,
+    /// Reserved.
+    pub reserved: [u64; 6],
+}
+
+impl ClockRecord {
+    /// A clock tick for `feed` at receive time `recv_ts`.
+    pub fn new(feed: u32, recv_ts: i64) -> Self {
+        ClockRecord { kind: Kind::Clock as u8, feed, recv_ts, ..Default::default() }
+    }
+}
+
+/// Internal: trades of one symbol were dropped on a full ring; the bars they would have
+/// touched must be flagged incomplete.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DropNoticeRecord {
+    /// [`Kind::DropNotice`].
+    pub kind: u8,
+    /// Venue id.
+    pub venue: u8,
+    /// Reserved.
+    pub flags: u16,
+    /// Symbol id.
+    pub symbol: u32,
+    /// Earliest exchange timestamp among the dropped trades.
+    pub min_ts: i64,
+    /// Latest exchange timestamp among the dropped trades.
+    pub max_ts: i64,
+    /// Number of trades dropped.
+    pub count: u64,
+    /// Reserved.
+    pub reserved: [u64; 4],
+}
+
+/// Internal: a feed (or, with feed `u32::MAX`, the whole input) has ended. Each stage
+/// finishes its work (the aggregator closes every open bar) and passes it on.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndRecord {
+    /// [`Kind::End`].
+    pub kind: u8,
+    /// Reserved.
+    pub reserved0: u8,
+    /// Reserved.
+    pub flags: u16,
+    /// Feed id, or `u32::MAX` for the whole input.
+    pub feed: u32,
+    /// Receive clock at the end.
+    pub recv_ts: i64,
+    /// Reserved.
+    pub reserved: [u64; 6],
+}
+
+impl EndRecord {
+    /// The end of every feed.
+    pub fn all(recv_ts: i64) -> Self {
+        EndRecord { kind: Kind::End as u8, feed: u32::MAX, recv_ts, ..Default::default() }
+    }
+}
+
 /// Any record, as raw 64 bytes with typed views.
 ///
 /// This is what rings and the shared-memory event ring carry. The views check the kind
@@ -560,6 +654,12 @@ pub enum RecordView {
     Signal(SignalRecord),
     /// A feed status change.
     FeedStatus(FeedStatusRecord),
+    /// Internal clock tick.
+    Clock(ClockRecord),
+    /// Internal drop notice.
+    DropNotice(DropNoticeRecord),
+    /// Internal end of input.
+    End(EndRecord),
 }
 
 /// Marker for the plain-old-data record structs: 64 bytes, align 64, every bit pattern
@@ -581,6 +681,12 @@ unsafe impl Pod64 for BarRecord {}
 unsafe impl Pod64 for SignalRecord {}
 // SAFETY: as above.
 unsafe impl Pod64 for FeedStatusRecord {}
+// SAFETY: as above.
+unsafe impl Pod64 for ClockRecord {}
+// SAFETY: as above.
+unsafe impl Pod64 for DropNoticeRecord {}
+// SAFETY: as above.
+unsafe impl Pod64 for EndRecord {}
 // SAFETY: a 64-byte array, align 64.
 unsafe impl Pod64 for Record {}
 
@@ -628,6 +734,9 @@ impl Record {
             Kind::Bar => RecordView::Bar(self.to_pod()),
             Kind::Signal => RecordView::Signal(self.to_pod()),
             Kind::FeedStatus => RecordView::FeedStatus(self.to_pod()),
+            Kind::Clock => RecordView::Clock(self.to_pod()),
+            Kind::DropNotice => RecordView::DropNotice(self.to_pod()),
+            Kind::End => RecordView::End(self.to_pod()),
         })
     }
 }
@@ -657,6 +766,21 @@ impl From<FeedStatusRecord> for Record {
         Record::from_pod(&r)
     }
 }
+impl From<ClockRecord> for Record {
+    fn from(r: ClockRecord) -> Self {
+        Record::from_pod(&r)
+    }
+}
+impl From<DropNoticeRecord> for Record {
+    fn from(r: DropNoticeRecord) -> Self {
+        Record::from_pod(&r)
+    }
+}
+impl From<EndRecord> for Record {
+    fn from(r: EndRecord) -> Self {
+        Record::from_pod(&r)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -675,6 +799,9 @@ mod tests {
                 align_of::<FeedStatusRecord>(),
             ),
             (size_of::<Record>(), align_of::<Record>()),
+            (size_of::<ClockRecord>(), align_of::<ClockRecord>()),
+            (size_of::<DropNoticeRecord>(), align_of::<DropNoticeRecord>()),
+            (size_of::<EndRecord>(), align_of::<EndRecord>()),
         ] {
             assert_eq!(size, 64);
             assert_eq!(align, 64);

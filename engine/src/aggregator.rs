@@ -1,0 +1,514 @@
+//! Time bars: per symbol and timeframe, epoch-aligned, closed on an event-time watermark.
+//!
+//! - A trade belongs to the bar `[k·tf, (k+1)·tf)` holding its **exchange** timestamp; the
+//!   bar is labelled by its open time. open/close are the first/last trade in arrival order,
+//!   high/low the extremes, volume the exact sum of sizes (96 bits), count the trades.
+//! - Each feed has a watermark: the newest exchange time seen minus `grace`. While the feed
+//!   is idle, clock ticks (and quotes) advance it by the receive time elapsed since that
+//!   newest trade arrived, so a quiet market still closes its bars. A bar closes when the
+//!   watermark reaches its end.
+//! - A trade whose bar has closed is late: counted, left out. A trade whose venue trade id
+//!   is not above the symbol's last id is a duplicate: counted, dropped. An id that skips
+//!   ahead flags the bar `gap`.
+//! - Bars built while the feed was stale or reconnecting are flagged `stale`; bars that a
+//!   dropped trade would have touched are flagged `incomplete`.
+//! - At the end of a finite input every open bar closes.
+//!
+//! Per trade the work is O(timeframes) with no allocation: open bars live in a flat slot
+//! array, and the bars due to close are found through per-feed, per-timeframe buckets of
+//! symbols keyed by open time.
+
+use std::collections::VecDeque;
+
+use crate::record::{bar_flags, BarRecord, FeedState, Kind, TradeRecord, MAX_BAR_VOLUME};
+use crate::timeframe::Timeframe;
+
+/// Aggregator settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregatorConfig {
+    /// Timeframes, in the order of their index in bar records.
+    pub timeframes: Vec<Timeframe>,
+    /// Watermark grace, ns.
+    pub grace_ns: i64,
+}
+
+impl Default for AggregatorConfig {
+    fn default() -> Self {
+        AggregatorConfig {
+            timeframes: ["1s", "1m", "5m"].iter().map(|t| t.parse().expect("valid")).collect(),
+            grace_ns: 250_000_000,
+        }
+    }
+}
+
+/// Counters of the aggregator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AggregatorCounters {
+    /// Trades counted in bars.
+    pub trades: u64,
+    /// Trades whose bar had closed, in at least one timeframe (they still count in the
+    /// timeframes whose bar is open).
+    pub late: u64,
+    /// Trades with an already-seen trade id.
+    pub duplicates: u64,
+    /// Trades for a symbol id outside the table.
+    pub unknown_symbol: u64,
+    /// Trades rejected because a bar's volume would exceed 96 bits.
+    pub volume_overflow: u64,
+    /// Bars closed and emitted.
+    pub bars_closed: u64,
+    /// Trade-id gaps seen.
+    pub gaps: u64,
+}
+
+/// Most bars one symbol and timeframe can have open at once.
+const MAX_OPEN_SLOTS: usize = 8;
+
+#[derive(Debug, Clone, Copy)]
+struct FeedClock {
+    /// Newest exchange time seen from a trade, or `i64::MIN` before the first.
+    max_exch: i64,
+    /// Receive time of the trade that set `max_exch`.
+    anchor_recv: i64,
+    watermark: i64,
+    stale: bool,
+}
+
+struct Bucket {
+    open_ts: i64,
+    symbols: Vec<u32>,
+}
+
+/// Builds bars from trades for every symbol and timeframe.
+pub struct BarAggregator {
+    tfs: Vec<Timeframe>,
+    grace: i64,
+    slots_per: usize,
+    symbol_feed: Vec<u32>,
+    feeds: Vec<FeedClock>,
+    /// Open bars, `slots_per` per (symbol, timeframe); `kind == 0` marks a free slot.
+    open: Vec<BarRecord>,
+    last_trade_id: Vec<u64>,
+    /// Exchange-time range of dropped trades not yet past the watermark, per symbol.
+    drop_range: Vec<Option<(i64, i64)>>,
+    /// Per (feed, timeframe): open-time buckets of symbols with an open bar, sorted.
+    buckets: Vec<VecDeque<Bucket>>,
+    pool: Vec<Vec<u32>>,
+    counters: AggregatorCounters,
+}
+
+impl BarAggregator {
+    /// An aggregator for `symbol_feed.len()` symbols; `symbol_feed[s]` is the feed that
+    /// carries symbol `s`, and feeds are numbered from 0.
+    pub fn new(cfg: &AggregatorConfig, symbol_feed: Vec<u32>) -> Self {
+        assert!(!cfg.timeframes.is_empty(), "at least one timeframe");
+        let n_feeds = symbol_feed.iter().map(|&f| f as usize + 1).max().unwrap_or(1);
+        let min_tf = cfg.timeframes.iter().map(|t| t.nanos()).min().expect("non-empty");
+        let grace = cfg.grace_ns.max(0);
+        let slots_per = ((grace + min_tf - 1) / min_tf + 1).clamp(2, MAX_OPEN_SLOTS as i64) as usize;
+        let n_sym = symbol_feed.len();
+        let ntf = cfg.timeframes.len();
+        BarAggregator {
+            tfs: cfg.timeframes.clone(),
+            grace,
+            slots_per,
+            feeds: vec![
+                FeedClock { max_exch: i64::MIN, anchor_recv: 0, watermark: i64::MIN, stale: false };
+                n_feeds
+            ],
+            open: vec![BarRecord::default(); n_sym * ntf * slots_per],
+            last_trade_id: vec![0; n_sym],
+            drop_range: vec![None; n_sym],
+            buckets: (0..n_feeds * ntf).map(|_| VecDeque::new()).collect(),
+            pool: Vec::new(),
+            symbol_feed,
+            counters: AggregatorCounters::default(),
+        }
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> AggregatorCounters {
+        self.counters
+    }
+
+    /// The timeframes, by index.
+    pub fn timeframes(&self) -> &[Timeframe] {
+        &self.tfs
+    }
+
+    /// The current watermark of `feed` (`i64::MIN` before its first trade).
+    pub fn watermark(&self, feed: u32) -> i64 {
+        self.feeds.get(feed as usize).map_or(i64::MIN, |f| f.watermark)
+    }
+
+    fn slot_base(&self, symbol: u32, tf: usize) -> usize {
+        (symbol as usize * self.tfs.len() + tf) * self.slots_per
+    }
+
+    /// Adds a trade. Bars it closes (by advancing the watermark) go to `closed` first; then
+    /// `updated` receives the open bar of each timeframe the trade landed in. Returns false
+    /// when the trade was not counted (late, duplicate, unknown symbol, overflow).
+    pub fn on_trade(
+        &mut self,
+        t: &TradeRecord,
+        closed: &mut impl FnMut(BarRecord),
+        updated: &mut impl FnMut(BarRecord),
+    ) -> bool {
+        let sym = t.symbol as usize;
+        if sym >= self.symbol_feed.len() {
+            self.counters.unknown_symbol += 1;
+            return false;
+        }
+        let mut extra_flags = 0;
+        let last = self.last_trade_id[sym];
+        if t.trade_id != 0 && last != 0 {
+            if t.trade_id <= last {
+                self.counters.duplicates += 1;
+                return false;
+            }
+            if t.trade_id > last + 1 {
+                self.counters.gaps += 1;
+                extra_flags |= bar_flags::GAP;
+            }
+        }
+        let feed = self.symbol_feed[sym];
+        {
+            let f = &mut self.feeds[feed as usize];
+            if t.exch_ts >= f.max_exch {
+                f.max_exch = t.exch_ts;
+                f.anchor_recv = t.recv_ts;
+            }
+            if f.stale {
+                extra_flags |= bar_flags::STALE;
+            }
+        }
+        self.advance(feed, self.feeds[feed as usize].max_exch.saturating_sub(self.grace), closed);
+        let wm = self.feeds[feed as usize].watermark;
+
+        // Lateness is per timeframe: a trade too late for its 1 s bar may still belong to
+        // an open 1 m bar. Volume is checked for every timeframe before any bar changes.
+        let ntf = self.tfs.len();
+        let mut slot_of = [usize::MAX; crate::timeframe::MAX_TIMEFRAMES];
+        let mut late = false;
+        for (i, tf) in self.tfs.iter().enumerate() {
+            let open_ts = tf.bar_open(t.exch_ts);
+            if open_ts.saturating_add(tf.nanos()) <= wm {
+                late = true;
+                continue;
+            }
+            let base = self.slot_base(t.symbol, i);
+            let slots = &self.open[base..base + self.slots_per];
+            if let Some(j) = slots.iter().position(|b| b.kind != 0 && b.open_ts == open_ts) {
+                let v = slots[j].volume() + t.size.max(0) as u128;
+                if v > MAX_BAR_VOLUME {
+                    self.counters.volume_overflow += 1;
+                    return false;
+                }
+                slot_of[i] = base + j;
+            } else {
+                // Open bars end after the watermark and start at or before the newest
+                // trade, so a free slot always exists.
+                let j = slots.iter().position(|b| b.kind == 0).expect("a free bar slot");
+                slot_of[i] = base + j;
+            }
+        }
+        self.last_trade_id[sym] = self.last_trade_id[sym].max(t.trade_id);
+        if late {
+            self.counters.late += 1;
+        }
+        if slot_of[..ntf].iter().all(|&s| s == usize::MAX) {
+            return false;
+        }
+        self.counters.trades += 1;
+        let dropped = self.drop_range[sym];
+        for (i, &slot) in slot_of.iter().enumerate().take(ntf) {
+            if slot == usize::MAX {
+                continue;
+            }
+            let tf = self.tfs[i];
+            let bar = &mut self.open[slot];
+            if bar.kind == 0 {
+                let open_ts = tf.bar_open(t.exch_ts);
+                *bar = BarRecord {
+                    kind: Kind::Bar as u8,
+                    tf: i as u8,
+                    flags: 0,
+                    symbol: t.symbol,
+                    open_ts,
+                    open: t.price,
+                    high: t.price,
+                    low: t.price,
+                    close: t.price,
+                    volume_lo: 0,
+                    volume_hi: 0,
+                    count: 0,
+                };
+                if let Some((lo, hi)) = dropped {
+                    if lo < open_ts + tf.nanos() && hi >= open_ts {
+                        bar.flags |= bar_flags::INCOMPLETE;
+                    }
+                }
+                let b = feed as usize * ntf + i;
+                let bucket = match self.buckets[b].iter().position(|k| k.open_ts >= open_ts) {
+                    Some(p) if self.buckets[b][p].open_ts == open_ts => p,
+                    pos => {
+                        let p = pos.unwrap_or(self.buckets[b].len());
+                        let symbols = self.pool.pop().unwrap_or_default();
+                        self.buckets[b].insert(p, Bucket { open_ts, symbols });
+                        p
+                    }
+                };
+                self.buckets[b][bucket].symbols.push(t.symbol);
+            } else {
+                bar.high = bar.high.max(t.price);
+                bar.low = bar.low.min(t.price);
+                bar.close = t.price;
+            }
+            bar.set_volume(bar.volume() + t.size.max(0) as u128);
+            bar.count += 1;
+            bar.flags |= extra_flags;
+            updated(*bar);
+        }
+        true
+    }
+
+    /// Advances `feed`'s watermark by receive time while it is idle (a clock tick or a
+    /// quote received at `recv_ts`), closing bars that end at or before it.
+    pub fn on_clock(&mut self, feed: u32, recv_ts: i64, closed: &mut impl FnMut(BarRecord)) {
+        let Some(f) = self.feeds.get(feed as usize) else { return };
+        if f.max_exch == i64::MIN {
+            return;
+        }
+        let elapsed = recv_ts.saturating_sub(f.anchor_recv).max(0);
+        let wm = f.max_exch.saturating_add(elapsed).saturating_sub(self.grace);
+        self.advance(feed, wm, closed);
+    }
+
+    /// Flags the open bars that dropped trades of `symbol` in `[min_ts, max_ts]` would have
+    /// touched, and bars opened later in that range.
+    pub fn on_drops(&mut self, symbol: u32, min_ts: i64, max_ts: i64) {
+        let sym = symbol as usize;
+        if sym >= self.symbol_feed.len() {
+            return;
+        }
+        let range = match self.drop_range[sym] {
+            Some((lo, hi)) => (lo.min(min_ts), hi.max(max_ts)),
+            None => (min_ts, max_ts),
+        };
+        self.drop_range[sym] = Some(range);
+        for (i, tf) in self.tfs.iter().enumerate() {
+            let base = (sym * self.tfs.len() + i) * self.slots_per;
+            for bar in &mut self.open[base..base + self.slots_per] {
+                if bar.kind != 0 && min_ts < bar.open_ts + tf.nanos() && max_ts >= bar.open_ts {
+                    bar.flags |= bar_flags::INCOMPLETE;
+                }
+            }
+        }
+    }
+
+    /// Notes a feed's state: while stale, disconnected or connecting, its bars are flagged
+    /// stale (open ones at once, new ones as they open).
+    pub fn on_feed_state(&mut self, feed: u32, state: FeedState) {
+        let stale = matches!(state, FeedState::Stale | FeedState::Disconnected | FeedState::Connecting);
+        let Some(f) = self.feeds.get_mut(feed as usize) else { return };
+        f.stale = stale;
+        if !stale {
+            return;
+        }
+        let ntf = self.tfs.len();
+        for i in 0..ntf {
+            let b = feed as usize * ntf + i;
+            for k in 0..self.buckets[b].len() {
+                let open_ts = self.buckets[b][k].open_ts;
+                for n in 0..self.buckets[b][k].symbols.len() {
+                    let s = self.buckets[b][k].symbols[n];
+                    let base = self.slot_base(s, i);
+                    for bar in &mut self.open[base..base + self.slots_per] {
+                        if bar.kind != 0 && bar.open_ts == open_ts {
+                            bar.flags |= bar_flags::STALE;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes every open bar of every feed (end of a finite input), in time order per
+    /// timeframe.
+    pub fn finish(&mut self, closed: &mut impl FnMut(BarRecord)) {
+        for feed in 0..self.feeds.len() as u32 {
+            self.advance(feed, i64::MAX, closed);
+        }
+    }
+
+    fn advance(&mut self, feed: u32, wm: i64, closed: &mut impl FnMut(BarRecord)) {
+        let fi = feed as usize;
+        if wm <= self.feeds[fi].watermark {
+            return;
+        }
+        self.feeds[fi].watermark = wm;
+        let ntf = self.tfs.len();
+        for i in 0..ntf {
+            let tf_ns = self.tfs[i].nanos();
+            let b = fi * ntf + i;
+            while self.buckets[b].front().is_some_and(|k| k.open_ts.saturating_add(tf_ns) <= wm) {
+                let mut bucket = self.buckets[b].pop_front().expect("checked");
+                for &s in &bucket.symbols {
+                    let base = self.slot_base(s, i);
+                    if let Some(bar) = self.open[base..base + self.slots_per]
+                        .iter_mut()
+                        .find(|x| x.kind != 0 && x.open_ts == bucket.open_ts)
+                    {
+                        let mut out = *bar;
+                        out.flags |= bar_flags::CLOSED;
+                        bar.kind = 0;
+                        self.counters.bars_closed += 1;
+                        closed(out);
+                    }
+                }
+                bucket.symbols.clear();
+                self.pool.push(bucket.symbols);
+            }
+        }
+        // Drop ranges wholly behind the watermark can no longer touch an open bar.
+        if self.drop_range.iter().any(|r| r.is_some_and(|(_, hi)| hi < wm)) {
+            for (s, r) in self.drop_range.iter_mut().enumerate() {
+                if r.is_some_and(|(_, hi)| hi < wm) && self.symbol_feed[s] == feed {
+                    *r = None;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Side;
+    use crate::timeframe::NS_PER_SEC;
+
+    const S: i64 = NS_PER_SEC;
+
+    fn agg(tfs: &[&str], grace: i64, symbols: usize) -> BarAggregator {
+        let cfg = AggregatorConfig { timeframes: tfs.iter().map(|t| t.parse().unwrap()).collect(), grace_ns: grace };
+        BarAggregator::new(&cfg, vec![0; symbols])
+    }
+
+    fn tr(sym: u32, ts: i64, price: i64, size: i64, id: u64) -> TradeRecord {
+        TradeRecord::new(1, sym, ts, ts, price, size, Side::Buy, id)
+    }
+
+    fn feed(a: &mut BarAggregator, trades: &[TradeRecord]) -> Vec<BarRecord> {
+        let mut out = Vec::new();
+        for t in trades {
+            a.on_trade(t, &mut |b| out.push(b), &mut |_| {});
+        }
+        out
+    }
+
+    #[test]
+    fn ohlcv_of_one_bar_and_close_on_watermark() {
+        let mut a = agg(&["1s"], 250_000_000, 1);
+        let out = feed(
+            &mut a,
+            &[tr(0, 10 * S, 100, 1, 1), tr(0, 10 * S + 5, 105, 2, 2), tr(0, 10 * S + 7, 95, 3, 3), tr(0, 11 * S - 1, 101, 4, 4)],
+        );
+        assert!(out.is_empty());
+        // 11.25 s is when the watermark (newest - 250 ms) reaches 11 s.
+        let out = feed(&mut a, &[tr(0, 11 * S + 250_000_000 - 1, 1, 1, 5)]);
+        assert!(out.is_empty());
+        let out = feed(&mut a, &[tr(0, 11 * S + 250_000_000, 1, 1, 6)]);
+        assert_eq!(out.len(), 1);
+        let b = out[0];
+        assert_eq!((b.open_ts, b.open, b.high, b.low, b.close, b.count), (10 * S, 100, 105, 95, 101, 4));
+        assert_eq!(b.volume(), 10);
+        assert_eq!(b.flags, bar_flags::CLOSED);
+    }
+
+    #[test]
+    fn boundary_trade_opens_the_next_bar() {
+        let mut a = agg(&["1s"], 0, 1);
+        let out = feed(&mut a, &[tr(0, 2 * S - 1, 1, 1, 1), tr(0, 2 * S, 2, 1, 2)]);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].open_ts, out[0].close), (S, 1));
+        let mut rest = Vec::new();
+        a.finish(&mut |b| rest.push(b));
+        assert_eq!((rest[0].open_ts, rest[0].close), (2 * S, 2));
+    }
+
+    #[test]
+    fn late_duplicate_and_gap() {
+        let mut a = agg(&["1s"], 250_000_000, 1);
+        let mut out = feed(&mut a, &[tr(0, 10 * S, 100, 1, 10), tr(0, 10 * S + 900_000_000, 100, 1, 11)]);
+        // Within grace: 10.9 s newest, watermark 10.65 s; a trade at 10.1 s still counts.
+        assert!(a.on_trade(&tr(0, 10 * S + 100_000_000, 90, 1, 12), &mut |b| out.push(b), &mut |_| {}));
+        // Watermark to 11.3 s: bar 10 closes; a trade for it is now late.
+        out.extend(feed(&mut a, &[tr(0, 11 * S + 550_000_000, 100, 1, 13)]));
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].low, out[0].count), (90, 3));
+        assert!(!a.on_trade(&tr(0, 10 * S + 999_999_999, 1, 1, 14), &mut |_| {}, &mut |_| {}));
+        assert_eq!(a.counters().late, 1);
+        // Duplicate id.
+        assert!(!a.on_trade(&tr(0, 11 * S + 600_000_000, 1, 1, 13), &mut |_| {}, &mut |_| {}));
+        assert_eq!(a.counters().duplicates, 1);
+        // Gap: 15 after 13 (14 was late but seen).
+        let mut updated = Vec::new();
+        a.on_trade(&tr(0, 11 * S + 700_000_000, 1, 1, 16), &mut |_| {}, &mut |b| updated.push(b));
+        assert_eq!(a.counters().gaps, 1);
+        assert!(updated[0].flags & bar_flags::GAP != 0);
+    }
+
+    #[test]
+    fn idle_feed_closes_bars_by_receive_time() {
+        let mut a = agg(&["1s", "1m"], 250_000_000, 2);
+        // Exchange clock 1 s behind the receive clock: elapsed receive time is what counts.
+        let t = TradeRecord::new(1, 0, 10 * S, 11 * S, 5, 1, Side::Sell, 0);
+        a.on_trade(&t, &mut |_| {}, &mut |_| {});
+        let mut out = Vec::new();
+        a.on_clock(0, 11 * S + 900_000_000, &mut |b| out.push(b));
+        assert!(out.is_empty(), "watermark 10.65 s");
+        a.on_clock(0, 12 * S + 250_000_000, &mut |b| out.push(b));
+        assert_eq!(out.len(), 1, "watermark 11.0 s closes the 1 s bar only");
+        a.on_clock(0, 71 * S + 250_000_000, &mut |b| out.push(b));
+        assert_eq!(out.len(), 2);
+        assert_eq!(a.timeframes()[out[1].tf as usize].secs(), 60);
+    }
+
+    #[test]
+    fn lateness_is_per_timeframe() {
+        let mut a = agg(&["1s", "1m"], 0, 1);
+        feed(&mut a, &[tr(0, 10 * S, 1, 1, 0), tr(0, 11 * S, 1, 1, 0)]);
+        let mut updated = Vec::new();
+        assert!(a.on_trade(&tr(0, 10 * S + 1, 7, 1, 0), &mut |_| {}, &mut |b| updated.push(b)));
+        assert_eq!(a.counters().late, 1);
+        assert_eq!(updated.len(), 1);
+        assert_eq!((updated[0].tf, updated[0].count, updated[0].high), (1, 3, 7));
+    }
+
+    #[test]
+    fn drops_and_stale_flag_bars() {
+        let mut a = agg(&["1s"], 250_000_000, 1);
+        feed(&mut a, &[tr(0, 10 * S, 1, 1, 0)]);
+        a.on_drops(0, 10 * S + 5, 10 * S + 6);
+        a.on_feed_state(0, FeedState::Stale);
+        let mut updated = Vec::new();
+        a.on_trade(&tr(0, 10 * S + 10, 1, 1, 0), &mut |_| {}, &mut |b| updated.push(b));
+        assert_eq!(updated[0].flags & (bar_flags::INCOMPLETE | bar_flags::STALE), bar_flags::INCOMPLETE | bar_flags::STALE);
+        a.on_feed_state(0, FeedState::Live);
+        let mut out = Vec::new();
+        a.on_trade(&tr(0, 12 * S, 1, 1, 0), &mut |b| out.push(b), &mut |b| updated.push(b));
+        assert_eq!(updated.last().unwrap().flags, 0, "a bar after recovery is clean");
+        assert!(out[0].flags & bar_flags::STALE != 0);
+    }
+
+    #[test]
+    fn volume_is_exact_beyond_64_bits() {
+        let mut a = agg(&["1s"], 0, 1);
+        for i in 0..4 {
+            a.on_trade(&tr(0, 10 * S + i, 1, i64::MAX, 0), &mut |_| {}, &mut |_| {});
+        }
+        let mut out = Vec::new();
+        a.finish(&mut |b| out.push(b));
+        assert_eq!(out[0].volume(), 4 * i64::MAX as u128);
+    }
+}
