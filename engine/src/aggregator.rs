@@ -35,7 +35,10 @@ pub struct AggregatorConfig {
 impl Default for AggregatorConfig {
     fn default() -> Self {
         AggregatorConfig {
-            timeframes: ["1s", "1m", "5m"].iter().map(|t| t.parse().expect("valid")).collect(),
+            timeframes: ["1s", "1m", "5m"]
+                .iter()
+                .map(|t| t.parse().expect("valid"))
+                .collect(),
             grace_ns: 250_000_000,
         }
     }
@@ -102,10 +105,20 @@ impl BarAggregator {
     /// carries symbol `s`, and feeds are numbered from 0.
     pub fn new(cfg: &AggregatorConfig, symbol_feed: Vec<u32>) -> Self {
         assert!(!cfg.timeframes.is_empty(), "at least one timeframe");
-        let n_feeds = symbol_feed.iter().map(|&f| f as usize + 1).max().unwrap_or(1);
-        let min_tf = cfg.timeframes.iter().map(|t| t.nanos()).min().expect("non-empty");
+        let n_feeds = symbol_feed
+            .iter()
+            .map(|&f| f as usize + 1)
+            .max()
+            .unwrap_or(1);
+        let min_tf = cfg
+            .timeframes
+            .iter()
+            .map(|t| t.nanos())
+            .min()
+            .expect("non-empty");
         let grace = cfg.grace_ns.max(0);
-        let slots_per = ((grace + min_tf - 1) / min_tf + 1).clamp(2, MAX_OPEN_SLOTS as i64) as usize;
+        let slots_per =
+            ((grace + min_tf - 1) / min_tf + 1).clamp(2, MAX_OPEN_SLOTS as i64) as usize;
         let n_sym = symbol_feed.len();
         let ntf = cfg.timeframes.len();
         BarAggregator {
@@ -113,7 +126,12 @@ impl BarAggregator {
             grace,
             slots_per,
             feeds: vec![
-                FeedClock { max_exch: i64::MIN, anchor_recv: 0, watermark: i64::MIN, stale: false };
+                FeedClock {
+                    max_exch: i64::MIN,
+                    anchor_recv: 0,
+                    watermark: i64::MIN,
+                    stale: false
+                };
                 n_feeds
             ],
             open: vec![BarRecord::default(); n_sym * ntf * slots_per],
@@ -138,7 +156,9 @@ impl BarAggregator {
 
     /// The current watermark of `feed` (`i64::MIN` before its first trade).
     pub fn watermark(&self, feed: u32) -> i64 {
-        self.feeds.get(feed as usize).map_or(i64::MIN, |f| f.watermark)
+        self.feeds
+            .get(feed as usize)
+            .map_or(i64::MIN, |f| f.watermark)
     }
 
     fn slot_base(&self, symbol: u32, tf: usize) -> usize {
@@ -182,7 +202,13 @@ impl BarAggregator {
                 extra_flags |= bar_flags::STALE;
             }
         }
-        self.advance(feed, self.feeds[feed as usize].max_exch.saturating_sub(self.grace), closed);
+        self.advance(
+            feed,
+            self.feeds[feed as usize]
+                .max_exch
+                .saturating_sub(self.grace),
+            closed,
+        );
         let wm = self.feeds[feed as usize].watermark;
 
         // Lateness is per timeframe: a trade too late for its 1 s bar may still belong to
@@ -198,7 +224,10 @@ impl BarAggregator {
             }
             let base = self.slot_base(t.symbol, i);
             let slots = &self.open[base..base + self.slots_per];
-            if let Some(j) = slots.iter().position(|b| b.kind != 0 && b.open_ts == open_ts) {
+            if let Some(j) = slots
+                .iter()
+                .position(|b| b.kind != 0 && b.open_ts == open_ts)
+            {
                 let v = slots[j].volume() + t.size.max(0) as u128;
                 if v > MAX_BAR_VOLUME {
                     self.counters.volume_overflow += 1;
@@ -208,7 +237,10 @@ impl BarAggregator {
             } else {
                 // Open bars end after the watermark and start at or before the newest
                 // trade, so a free slot always exists.
-                let j = slots.iter().position(|b| b.kind == 0).expect("a free bar slot");
+                let j = slots
+                    .iter()
+                    .position(|b| b.kind == 0)
+                    .expect("a free bar slot");
                 slot_of[i] = base + j;
             }
         }
@@ -275,12 +307,17 @@ impl BarAggregator {
     /// Advances `feed`'s watermark by receive time while it is idle (a clock tick or a
     /// quote received at `recv_ts`), closing bars that end at or before it.
     pub fn on_clock(&mut self, feed: u32, recv_ts: i64, closed: &mut impl FnMut(BarRecord)) {
-        let Some(f) = self.feeds.get(feed as usize) else { return };
+        let Some(f) = self.feeds.get(feed as usize) else {
+            return;
+        };
         if f.max_exch == i64::MIN {
             return;
         }
         let elapsed = recv_ts.saturating_sub(f.anchor_recv).max(0);
-        let wm = f.max_exch.saturating_add(elapsed).saturating_sub(self.grace);
+        let wm = f
+            .max_exch
+            .saturating_add(elapsed)
+            .saturating_sub(self.grace);
         self.advance(feed, wm, closed);
     }
 
@@ -309,8 +346,13 @@ impl BarAggregator {
     /// Notes a feed's state: while stale, disconnected or connecting, its bars are flagged
     /// stale (open ones at once, new ones as they open).
     pub fn on_feed_state(&mut self, feed: u32, state: FeedState) {
-        let stale = matches!(state, FeedState::Stale | FeedState::Disconnected | FeedState::Connecting);
-        let Some(f) = self.feeds.get_mut(feed as usize) else { return };
+        let stale = matches!(
+            state,
+            FeedState::Stale | FeedState::Disconnected | FeedState::Connecting
+        );
+        let Some(f) = self.feeds.get_mut(feed as usize) else {
+            return;
+        };
         f.stale = stale;
         if !stale {
             return;
@@ -351,7 +393,10 @@ impl BarAggregator {
         for i in 0..ntf {
             let tf_ns = self.tfs[i].nanos();
             let b = fi * ntf + i;
-            while self.buckets[b].front().is_some_and(|k| k.open_ts.saturating_add(tf_ns) <= wm) {
+            while self.buckets[b]
+                .front()
+                .is_some_and(|k| k.open_ts.saturating_add(tf_ns) <= wm)
+            {
                 let mut bucket = self.buckets[b].pop_front().expect("checked");
                 for &s in &bucket.symbols {
                     let base = self.slot_base(s, i);
@@ -371,7 +416,11 @@ impl BarAggregator {
             }
         }
         // Drop ranges wholly behind the watermark can no longer touch an open bar.
-        if self.drop_range.iter().any(|r| r.is_some_and(|(_, hi)| hi < wm)) {
+        if self
+            .drop_range
+            .iter()
+            .any(|r| r.is_some_and(|(_, hi)| hi < wm))
+        {
             for (s, r) in self.drop_range.iter_mut().enumerate() {
                 if r.is_some_and(|(_, hi)| hi < wm) && self.symbol_feed[s] == feed {
                     *r = None;
@@ -390,7 +439,10 @@ mod tests {
     const S: i64 = NS_PER_SEC;
 
     fn agg(tfs: &[&str], grace: i64, symbols: usize) -> BarAggregator {
-        let cfg = AggregatorConfig { timeframes: tfs.iter().map(|t| t.parse().unwrap()).collect(), grace_ns: grace };
+        let cfg = AggregatorConfig {
+            timeframes: tfs.iter().map(|t| t.parse().unwrap()).collect(),
+            grace_ns: grace,
+        };
         BarAggregator::new(&cfg, vec![0; symbols])
     }
 
@@ -411,7 +463,12 @@ mod tests {
         let mut a = agg(&["1s"], 250_000_000, 1);
         let out = feed(
             &mut a,
-            &[tr(0, 10 * S, 100, 1, 1), tr(0, 10 * S + 5, 105, 2, 2), tr(0, 10 * S + 7, 95, 3, 3), tr(0, 11 * S - 1, 101, 4, 4)],
+            &[
+                tr(0, 10 * S, 100, 1, 1),
+                tr(0, 10 * S + 5, 105, 2, 2),
+                tr(0, 10 * S + 7, 95, 3, 3),
+                tr(0, 11 * S - 1, 101, 4, 4),
+            ],
         );
         assert!(out.is_empty());
         // 11.25 s is when the watermark (newest - 250 ms) reaches 11 s.
@@ -420,7 +477,10 @@ mod tests {
         let out = feed(&mut a, &[tr(0, 11 * S + 250_000_000, 1, 1, 6)]);
         assert_eq!(out.len(), 1);
         let b = out[0];
-        assert_eq!((b.open_ts, b.open, b.high, b.low, b.close, b.count), (10 * S, 100, 105, 95, 101, 4));
+        assert_eq!(
+            (b.open_ts, b.open, b.high, b.low, b.close, b.count),
+            (10 * S, 100, 105, 95, 101, 4)
+        );
         assert_eq!(b.volume(), 10);
         assert_eq!(b.flags, bar_flags::CLOSED);
     }
@@ -439,21 +499,43 @@ mod tests {
     #[test]
     fn late_duplicate_and_gap() {
         let mut a = agg(&["1s"], 250_000_000, 1);
-        let mut out = feed(&mut a, &[tr(0, 10 * S, 100, 1, 10), tr(0, 10 * S + 900_000_000, 100, 1, 11)]);
+        let mut out = feed(
+            &mut a,
+            &[
+                tr(0, 10 * S, 100, 1, 10),
+                tr(0, 10 * S + 900_000_000, 100, 1, 11),
+            ],
+        );
         // Within grace: 10.9 s newest, watermark 10.65 s; a trade at 10.1 s still counts.
-        assert!(a.on_trade(&tr(0, 10 * S + 100_000_000, 90, 1, 12), &mut |b| out.push(b), &mut |_| {}));
+        assert!(a.on_trade(
+            &tr(0, 10 * S + 100_000_000, 90, 1, 12),
+            &mut |b| out.push(b),
+            &mut |_| {}
+        ));
         // Watermark to 11.3 s: bar 10 closes; a trade for it is now late.
         out.extend(feed(&mut a, &[tr(0, 11 * S + 550_000_000, 100, 1, 13)]));
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].low, out[0].count), (90, 3));
-        assert!(!a.on_trade(&tr(0, 10 * S + 999_999_999, 1, 1, 14), &mut |_| {}, &mut |_| {}));
+        assert!(!a.on_trade(
+            &tr(0, 10 * S + 999_999_999, 1, 1, 14),
+            &mut |_| {},
+            &mut |_| {}
+        ));
         assert_eq!(a.counters().late, 1);
         // Duplicate id.
-        assert!(!a.on_trade(&tr(0, 11 * S + 600_000_000, 1, 1, 13), &mut |_| {}, &mut |_| {}));
+        assert!(!a.on_trade(
+            &tr(0, 11 * S + 600_000_000, 1, 1, 13),
+            &mut |_| {},
+            &mut |_| {}
+        ));
         assert_eq!(a.counters().duplicates, 1);
         // Gap: 15 after 13 (14 was late but seen).
         let mut updated = Vec::new();
-        a.on_trade(&tr(0, 11 * S + 700_000_000, 1, 1, 16), &mut |_| {}, &mut |b| updated.push(b));
+        a.on_trade(
+            &tr(0, 11 * S + 700_000_000, 1, 1, 16),
+            &mut |_| {},
+            &mut |b| updated.push(b),
+        );
         assert_eq!(a.counters().gaps, 1);
         assert!(updated[0].flags & bar_flags::GAP != 0);
     }
@@ -479,10 +561,16 @@ mod tests {
         let mut a = agg(&["1s", "1m"], 0, 1);
         feed(&mut a, &[tr(0, 10 * S, 1, 1, 0), tr(0, 11 * S, 1, 1, 0)]);
         let mut updated = Vec::new();
-        assert!(a.on_trade(&tr(0, 10 * S + 1, 7, 1, 0), &mut |_| {}, &mut |b| updated.push(b)));
+        assert!(
+            a.on_trade(&tr(0, 10 * S + 1, 7, 1, 0), &mut |_| {}, &mut |b| updated
+                .push(b))
+        );
         assert_eq!(a.counters().late, 1);
         assert_eq!(updated.len(), 1);
-        assert_eq!((updated[0].tf, updated[0].count, updated[0].high), (1, 3, 7));
+        assert_eq!(
+            (updated[0].tf, updated[0].count, updated[0].high),
+            (1, 3, 7)
+        );
     }
 
     #[test]
@@ -492,12 +580,23 @@ mod tests {
         a.on_drops(0, 10 * S + 5, 10 * S + 6);
         a.on_feed_state(0, FeedState::Stale);
         let mut updated = Vec::new();
-        a.on_trade(&tr(0, 10 * S + 10, 1, 1, 0), &mut |_| {}, &mut |b| updated.push(b));
-        assert_eq!(updated[0].flags & (bar_flags::INCOMPLETE | bar_flags::STALE), bar_flags::INCOMPLETE | bar_flags::STALE);
+        a.on_trade(&tr(0, 10 * S + 10, 1, 1, 0), &mut |_| {}, &mut |b| {
+            updated.push(b)
+        });
+        assert_eq!(
+            updated[0].flags & (bar_flags::INCOMPLETE | bar_flags::STALE),
+            bar_flags::INCOMPLETE | bar_flags::STALE
+        );
         a.on_feed_state(0, FeedState::Live);
         let mut out = Vec::new();
-        a.on_trade(&tr(0, 12 * S, 1, 1, 0), &mut |b| out.push(b), &mut |b| updated.push(b));
-        assert_eq!(updated.last().unwrap().flags, 0, "a bar after recovery is clean");
+        a.on_trade(&tr(0, 12 * S, 1, 1, 0), &mut |b| out.push(b), &mut |b| {
+            updated.push(b)
+        });
+        assert_eq!(
+            updated.last().unwrap().flags,
+            0,
+            "a bar after recovery is clean"
+        );
         assert!(out[0].flags & bar_flags::STALE != 0);
     }
 

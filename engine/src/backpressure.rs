@@ -50,7 +50,11 @@ pub struct PressureConfig {
 
 impl Default for PressureConfig {
     fn default() -> Self {
-        PressureConfig { high: 0.8, low: 0.5, sample_rate: 0.5 }
+        PressureConfig {
+            high: 0.8,
+            low: 0.5,
+            sample_rate: 0.5,
+        }
     }
 }
 
@@ -95,7 +99,12 @@ pub struct PolicyOutbox {
 impl PolicyOutbox {
     /// Wraps `out`. `priority[s]` marks symbol `s` exempt from sampling; its length is the
     /// number of symbols.
-    pub fn new(out: Outbox<Record>, policy: FullPolicy, cfg: PressureConfig, priority: Vec<bool>) -> Self {
+    pub fn new(
+        out: Outbox<Record>,
+        policy: FullPolicy,
+        cfg: PressureConfig,
+        priority: Vec<bool>,
+    ) -> Self {
         let cap = out.capacity();
         let n = priority.len();
         let high = cfg.high.clamp(0.0, 1.0);
@@ -133,13 +142,18 @@ impl PolicyOutbox {
     pub fn can_accept(&self) -> bool {
         match self.policy {
             FullPolicy::Drop => true,
-            FullPolicy::Block => self.held.is_empty() && self.out.free() >= MAX_RECORDS_PER_STEP.min(self.out.capacity()),
+            FullPolicy::Block => {
+                self.held.is_empty()
+                    && self.out.free() >= MAX_RECORDS_PER_STEP.min(self.out.capacity())
+            }
         }
     }
 
     /// True when nothing is held back or pending.
     pub fn is_drained(&self) -> bool {
-        self.held.is_empty() && self.pending_quote_order.is_empty() && self.pending_drop_order.is_empty()
+        self.held.is_empty()
+            && self.pending_quote_order.is_empty()
+            && self.pending_drop_order.is_empty()
     }
 
     fn update_pressure(&mut self) {
@@ -323,7 +337,10 @@ mod tests {
         let (tx, rx) = edge(cap, ThreadWake::new());
         let mut prio = vec![false; symbols];
         prio[0] = true;
-        (PolicyOutbox::new(tx, policy, PressureConfig::default(), prio), rx)
+        (
+            PolicyOutbox::new(tx, policy, PressureConfig::default(), prio),
+            rx,
+        )
     }
 
     fn trade(sym: u32, ts: i64, id: u64) -> TradeRecord {
@@ -335,7 +352,9 @@ mod tests {
     }
 
     fn drain(rx: &mut Inbox<Record>) -> Vec<RecordView> {
-        std::iter::from_fn(|| rx.pop().ok()).map(|r| r.view().unwrap()).collect()
+        std::iter::from_fn(|| rx.pop().ok())
+            .map(|r| r.view().unwrap())
+            .collect()
     }
 
     #[test]
@@ -353,9 +372,13 @@ mod tests {
         assert!(tx.push_trade(trade(1, 80, 8)));
         let got = drain(&mut rx);
         assert!(matches!(got[2], RecordView::Trade(t) if t.trade_id == 8));
-        let RecordView::DropNotice(n) = got[0] else { panic!("{got:?}") };
+        let RecordView::DropNotice(n) = got[0] else {
+            panic!("{got:?}")
+        };
         assert_eq!((n.symbol, n.min_ts, n.max_ts, n.count), (1, 40, 50, 2));
-        let RecordView::DropNotice(n) = got[1] else { panic!("{got:?}") };
+        let RecordView::DropNotice(n) = got[1] else {
+            panic!("{got:?}")
+        };
         assert_eq!((n.symbol, n.count), (2, 1));
         assert!(tx.is_drained());
     }
@@ -395,7 +418,11 @@ mod tests {
         let before = tx.counters().sampled_quotes;
         tx.push_quote(quote(1, 9));
         tx.push_quote(quote(1, 10));
-        assert_eq!(tx.counters().sampled_quotes - before, 1, "one of two kept at rate 0.5");
+        assert_eq!(
+            tx.counters().sampled_quotes - before,
+            1,
+            "one of two kept at rate 0.5"
+        );
         // Priority symbol 0 is never sampled.
         let before = tx.counters().sampled_quotes;
         tx.push_quote(quote(0, 1));
@@ -417,7 +444,11 @@ mod tests {
             RecordView::Quote(q) if q.symbol == 1 => Some(q.bid),
             _ => None,
         });
-        assert_eq!(last, Some(10), "the newest quote of the symbol is delivered");
+        assert_eq!(
+            last,
+            Some(10),
+            "the newest quote of the symbol is delivered"
+        );
         assert!(tx.is_drained());
     }
 
@@ -440,7 +471,13 @@ mod tests {
         assert_eq!(got.len(), 801);
         let ids: Vec<u64> = got
             .iter()
-            .filter_map(|v| if let RecordView::Trade(t) = v { Some(t.trade_id) } else { None })
+            .filter_map(|v| {
+                if let RecordView::Trade(t) = v {
+                    Some(t.trade_id)
+                } else {
+                    None
+                }
+            })
             .collect();
         assert_eq!(ids, (0..400).collect::<Vec<_>>(), "in order, none lost");
         assert!(matches!(got.last(), Some(RecordView::End(_))));

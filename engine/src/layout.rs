@@ -30,8 +30,13 @@ pub enum StageId {
 
 impl StageId {
     /// All stages in data-flow order.
-    pub const ALL: [StageId; 5] =
-        [StageId::Reader, StageId::Parser, StageId::Aggregator, StageId::Scanner, StageId::Publisher];
+    pub const ALL: [StageId; 5] = [
+        StageId::Reader,
+        StageId::Parser,
+        StageId::Aggregator,
+        StageId::Scanner,
+        StageId::Publisher,
+    ];
 
     /// Lower-case name.
     pub fn name(self) -> &'static str {
@@ -127,12 +132,17 @@ impl Layout {
 
 /// The cores this process may run on, in id order.
 pub fn available_cores() -> Vec<usize> {
-    let mut ids: Vec<usize> =
-        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    let mut ids: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     ids.sort_unstable();
     if ids.is_empty() {
         // Affinity unknown: assume as many cores as the OS reports.
-        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         ids = (0..n).collect();
     }
     ids
@@ -157,12 +167,19 @@ pub fn plan(cfg: &LayoutConfig, available: &[usize]) -> Layout {
         // Spinning only pays on a core of one's own.
         LayoutMode::Dedicated => (
             StageId::ALL.iter().map(|&s| (s.name(), vec![s])).collect(),
-            if usable.len() >= StageId::ALL.len() { WaitStrategy::Spin } else { WaitStrategy::SpinYield },
+            if usable.len() >= StageId::ALL.len() {
+                WaitStrategy::Spin
+            } else {
+                WaitStrategy::SpinYield
+            },
         ),
         LayoutMode::Split => (
             vec![
                 ("io", vec![StageId::Reader, StageId::Parser]),
-                ("compute", vec![StageId::Aggregator, StageId::Scanner, StageId::Publisher]),
+                (
+                    "compute",
+                    vec![StageId::Aggregator, StageId::Scanner, StageId::Publisher],
+                ),
             ],
             WaitStrategy::SpinYield,
         ),
@@ -170,18 +187,28 @@ pub fn plan(cfg: &LayoutConfig, available: &[usize]) -> Layout {
     };
     let wait = cfg.wait.unwrap_or(default_wait);
     // Pin only when every thread gets a core of its own, unless config says otherwise.
-    let pin = cfg.pin.unwrap_or(groups.len() <= usable.len() && mode != LayoutMode::Single);
+    let pin = cfg
+        .pin
+        .unwrap_or(groups.len() <= usable.len() && mode != LayoutMode::Single);
     let threads = groups
         .into_iter()
         .enumerate()
         .map(|(i, (name, stages))| ThreadSpec {
             name: format!("tf-{name}"),
             stages,
-            core: if pin && !usable.is_empty() { Some(usable[i % usable.len()]) } else { None },
+            core: if pin && !usable.is_empty() {
+                Some(usable[i % usable.len()])
+            } else {
+                None
+            },
             wait,
         })
         .collect();
-    Layout { mode, usable_cores: usable, threads }
+    Layout {
+        mode,
+        usable_cores: usable,
+        threads,
+    }
 }
 
 impl fmt::Display for Layout {
@@ -196,8 +223,17 @@ impl fmt::Display for Layout {
         )?;
         for t in &self.threads {
             let stages: Vec<&str> = t.stages.iter().map(|s| s.name()).collect();
-            let core = t.core.map_or("unpinned".to_string(), |c| format!("core {c}"));
-            write!(f, "\n  {} [{}] {} wait={}", t.name, stages.join(" → "), core, t.wait.name())?;
+            let core = t
+                .core
+                .map_or("unpinned".to_string(), |c| format!("core {c}"));
+            write!(
+                f,
+                "\n  {} [{}] {} wait={}",
+                t.name,
+                stages.join(" → "),
+                core,
+                t.wait.name()
+            )?;
         }
         Ok(())
     }
@@ -235,7 +271,13 @@ mod tests {
 
     #[test]
     fn six_cores_dedicate_a_spinning_pinned_thread_per_stage() {
-        let l = plan(&LayoutConfig { reserved_cores: 1, ..Default::default() }, &cores(8));
+        let l = plan(
+            &LayoutConfig {
+                reserved_cores: 1,
+                ..Default::default()
+            },
+            &cores(8),
+        );
         assert_eq!(l.mode, LayoutMode::Dedicated);
         assert_eq!(l.threads.len(), 5);
         let pinned: Vec<_> = l.threads.iter().map(|t| t.core.unwrap()).collect();
@@ -245,7 +287,13 @@ mod tests {
 
     #[test]
     fn reserved_cores_shrink_the_plan() {
-        let l = plan(&LayoutConfig { reserved_cores: 2, ..Default::default() }, &cores(6));
+        let l = plan(
+            &LayoutConfig {
+                reserved_cores: 2,
+                ..Default::default()
+            },
+            &cores(6),
+        );
         assert_eq!(l.mode, LayoutMode::Split);
         assert_eq!(l.usable_cores, vec![2, 3, 4, 5]);
     }
@@ -260,10 +308,22 @@ mod tests {
         };
         let l = plan(&cfg, &cores(2));
         assert_eq!(l.threads.len(), 5);
-        assert!(l.threads.iter().all(|t| t.wait == WaitStrategy::Park && t.core.is_none()));
+        assert!(l
+            .threads
+            .iter()
+            .all(|t| t.wait == WaitStrategy::Park && t.core.is_none()));
         // Dedicated threads on too few cores are not pinned unless asked.
-        let l = plan(&LayoutConfig { mode: LayoutMode::Dedicated, ..Default::default() }, &cores(2));
-        assert!(l.threads.iter().all(|t| t.core.is_none() && t.wait != WaitStrategy::Spin));
+        let l = plan(
+            &LayoutConfig {
+                mode: LayoutMode::Dedicated,
+                ..Default::default()
+            },
+            &cores(2),
+        );
+        assert!(l
+            .threads
+            .iter()
+            .all(|t| t.core.is_none() && t.wait != WaitStrategy::Spin));
         assert!(l.to_string().contains("tf-reader [reader]"));
     }
 

@@ -9,14 +9,17 @@
 
 pub mod aggregator;
 pub mod backpressure;
+pub mod clock;
 pub mod fixed;
-pub mod record;
-pub mod shm;
-pub mod symbol;
+pub mod frame;
 pub mod layout;
+pub mod record;
 pub mod ring;
 pub mod scanner;
+pub mod shm;
 pub mod stage;
+pub mod stages;
+pub mod symbol;
 pub mod throttle;
 pub mod timeframe;
 pub mod wait;

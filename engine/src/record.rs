@@ -561,7 +561,12 @@ pub struct ClockRecord {
 impl ClockRecord {
     /// A clock tick for `feed` at receive time `recv_ts`.
     pub fn new(feed: u32, recv_ts: i64) -> Self {
-        ClockRecord { kind: Kind::Clock as u8, feed, recv_ts, ..Default::default() }
+        ClockRecord {
+            kind: Kind::Clock as u8,
+            feed,
+            recv_ts,
+            ..Default::default()
+        }
     }
 }
 
@@ -610,7 +615,12 @@ pub struct EndRecord {
 impl EndRecord {
     /// The end of every feed.
     pub fn all(recv_ts: i64) -> Self {
-        EndRecord { kind: Kind::End as u8, feed: u32::MAX, recv_ts, ..Default::default() }
+        EndRecord {
+            kind: Kind::End as u8,
+            feed: u32::MAX,
+            recv_ts,
+            ..Default::default()
+        }
     }
 }
 
@@ -800,7 +810,10 @@ mod tests {
             ),
             (size_of::<Record>(), align_of::<Record>()),
             (size_of::<ClockRecord>(), align_of::<ClockRecord>()),
-            (size_of::<DropNoticeRecord>(), align_of::<DropNoticeRecord>()),
+            (
+                size_of::<DropNoticeRecord>(),
+                align_of::<DropNoticeRecord>(),
+            ),
             (size_of::<EndRecord>(), align_of::<EndRecord>()),
         ] {
             assert_eq!(size, 64);

@@ -18,7 +18,14 @@ pub type Inbox<T> = rtrb::Consumer<T>;
 /// Creates an edge of `capacity` slots whose consumer runs on the thread behind `wake`.
 pub fn edge<T>(capacity: usize, wake: Arc<ThreadWake>) -> (Outbox<T>, Inbox<T>) {
     let (producer, consumer) = rtrb::RingBuffer::new(capacity);
-    (Outbox { producer, wake, pushed: false }, consumer)
+    (
+        Outbox {
+            producer,
+            wake,
+            pushed: false,
+        },
+        consumer,
+    )
 }
 
 impl<T> Outbox<T> {

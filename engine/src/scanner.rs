@@ -17,7 +17,10 @@ pub struct ScannerConfig {
 
 impl Default for ScannerConfig {
     fn default() -> Self {
-        ScannerConfig { window: 200, breakout_lookback: 20 }
+        ScannerConfig {
+            window: 200,
+            breakout_lookback: 20,
+        }
     }
 }
 
@@ -33,7 +36,12 @@ impl Scanner {
     /// A scanner for `symbols` symbols and `timeframes` timeframes.
     pub fn new(cfg: ScannerConfig, symbols: usize, timeframes: usize) -> Self {
         let window = cfg.window.max(cfg.breakout_lookback);
-        Scanner { ntf: timeframes, windows: vec![BarWindow::new(window); symbols * timeframes], cfg, signals: 0 }
+        Scanner {
+            ntf: timeframes,
+            windows: vec![BarWindow::new(window); symbols * timeframes],
+            cfg,
+            signals: 0,
+        }
     }
 
     /// Signals emitted so far.
@@ -49,7 +57,9 @@ impl Scanner {
     /// Takes a closed bar: evaluates signals against the previous bars, then adds it.
     pub fn on_bar(&mut self, bar: &BarRecord, out: &mut impl FnMut(SignalRecord)) {
         let idx = bar.symbol as usize * self.ntf + bar.tf as usize;
-        let Some(w) = self.windows.get_mut(idx) else { return };
+        let Some(w) = self.windows.get_mut(idx) else {
+            return;
+        };
         if let Some(sig) = breakout(w, bar, self.cfg.breakout_lookback) {
             self.signals += 1;
             out(sig);
@@ -109,7 +119,15 @@ mod tests {
     use super::*;
 
     fn bar(i: i64, high: i64, low: i64, close: i64) -> BarRecord {
-        BarRecord { kind: Kind::Bar as u8, open_ts: i, high, low, close, open: close, ..Default::default() }
+        BarRecord {
+            kind: Kind::Bar as u8,
+            open_ts: i,
+            high,
+            low,
+            close,
+            open: close,
+            ..Default::default()
+        }
     }
 
     fn run(s: &mut Scanner, b: BarRecord) -> Vec<SignalRecord> {
@@ -120,7 +138,14 @@ mod tests {
 
     #[test]
     fn breakout_needs_the_full_lookback_and_compares_with_previous_bars_only() {
-        let mut s = Scanner::new(ScannerConfig { window: 200, breakout_lookback: 3 }, 1, 1);
+        let mut s = Scanner::new(
+            ScannerConfig {
+                window: 200,
+                breakout_lookback: 3,
+            },
+            1,
+            1,
+        );
         assert!(run(&mut s, bar(0, 110, 90, 100)).is_empty());
         assert!(run(&mut s, bar(1, 120, 95, 100)).is_empty());
         // Only 2 previous bars: no signal even though the close beats them.
@@ -128,7 +153,10 @@ mod tests {
         // Previous 3 highs: 110, 120, 130 → 131 breaks out up.
         let got = run(&mut s, bar(3, 131, 100, 131));
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].direction, got[0].value, got[0].level), (1, 100, 130));
+        assert_eq!(
+            (got[0].direction, got[0].value, got[0].level),
+            (1, 100, 130)
+        );
         assert_eq!(got[0].strength, 1_000_000_000 / 130);
         // Equal to the high is not a breakout.
         assert!(run(&mut s, bar(4, 131, 100, 131)).is_empty());
@@ -140,7 +168,14 @@ mod tests {
 
     #[test]
     fn windows_are_per_symbol_and_timeframe() {
-        let mut s = Scanner::new(ScannerConfig { window: 5, breakout_lookback: 2 }, 2, 2);
+        let mut s = Scanner::new(
+            ScannerConfig {
+                window: 5,
+                breakout_lookback: 2,
+            },
+            2,
+            2,
+        );
         let mut b = bar(0, 1, 1, 1);
         b.symbol = 1;
         b.tf = 1;

@@ -25,7 +25,12 @@ pub struct ThrottleConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        ThrottleConfig { enabled: false, min_interval_ms: 100, min_change: 0.001, max_per_sec: 0 }
+        ThrottleConfig {
+            enabled: false,
+            min_interval_ms: 100,
+            min_change: 0.001,
+            max_per_sec: 0,
+        }
     }
 }
 
@@ -82,7 +87,9 @@ impl QuoteThrottle {
             return true;
         }
         let s = q.symbol as usize;
-        let Some(&last) = self.last.get(s) else { return true };
+        let Some(&last) = self.last.get(s) else {
+            return true;
+        };
         let due = !last.seen
             || q.recv_ts.saturating_sub(last.ts) >= self.min_interval_ns
             || self.moved(last.bid, q.bid)
@@ -102,7 +109,12 @@ impl QuoteThrottle {
             }
             self.window_count += 1;
         }
-        self.last[s] = Last { ts: q.recv_ts, bid: q.bid, ask: q.ask, seen: true };
+        self.last[s] = Last {
+            ts: q.recv_ts,
+            bid: q.bid,
+            ask: q.ask,
+            seen: true,
+        };
         true
     }
 }
@@ -126,7 +138,12 @@ mod tests {
 
     #[test]
     fn interval_and_relative_change() {
-        let cfg = ThrottleConfig { enabled: true, min_interval_ms: 100, min_change: 0.001, max_per_sec: 0 };
+        let cfg = ThrottleConfig {
+            enabled: true,
+            min_interval_ms: 100,
+            min_change: 0.001,
+            max_per_sec: 0,
+        };
         let mut t = QuoteThrottle::new(cfg, 2);
         assert!(t.admit(&q(0, 0, 100_000), false));
         // Small move, too soon: held.
@@ -143,11 +160,21 @@ mod tests {
 
     #[test]
     fn global_budget_per_second() {
-        let cfg = ThrottleConfig { enabled: true, min_interval_ms: 0, min_change: 0.0, max_per_sec: 3 };
+        let cfg = ThrottleConfig {
+            enabled: true,
+            min_interval_ms: 0,
+            min_change: 0.0,
+            max_per_sec: 3,
+        };
         let mut t = QuoteThrottle::new(cfg, 10);
-        let admitted = (0..10).filter(|&i| t.admit(&q(i, i64::from(i) * MS, 100), false)).count();
+        let admitted = (0..10)
+            .filter(|&i| t.admit(&q(i, i64::from(i) * MS, 100), false))
+            .count();
         assert_eq!(admitted, 3);
-        assert!(t.admit(&q(0, 1_100 * MS, 100), false), "a new second, a new budget");
+        assert!(
+            t.admit(&q(0, 1_100 * MS, 100), false),
+            "a new second, a new budget"
+        );
         assert_eq!(t.throttled(), 7);
     }
 }

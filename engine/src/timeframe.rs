@@ -93,7 +93,14 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        for (text, secs) in [("1s", 1), ("15s", 15), ("1m", 60), ("5m", 300), ("4h", 14_400), ("1d", 86_400)] {
+        for (text, secs) in [
+            ("1s", 1),
+            ("15s", 15),
+            ("1m", 60),
+            ("5m", 300),
+            ("4h", 14_400),
+            ("1d", 86_400),
+        ] {
             let tf: Timeframe = text.parse().unwrap();
             assert_eq!(tf.secs(), secs);
             assert_eq!(tf.to_string(), text);

@@ -88,7 +88,12 @@ impl Waiter {
     /// A waiter for the current thread; registers the thread with `wake`.
     pub fn new(strategy: WaitStrategy, park_timeout: Duration, wake: Arc<ThreadWake>) -> Self {
         wake.register_current();
-        Waiter { strategy, idle_rounds: 0, park_timeout, wake }
+        Waiter {
+            strategy,
+            idle_rounds: 0,
+            park_timeout,
+            wake,
+        }
     }
 
     /// Call after a round that did work.
@@ -154,7 +159,11 @@ mod tests {
 
     #[test]
     fn park_strategy_escalates_to_block() {
-        let mut w = Waiter::new(WaitStrategy::Park, Duration::from_millis(1), ThreadWake::new());
+        let mut w = Waiter::new(
+            WaitStrategy::Park,
+            Duration::from_millis(1),
+            ThreadWake::new(),
+        );
         let mut rounds = 0;
         while w.idle() == IdleAction::Retry {
             rounds += 1;

@@ -14,7 +14,11 @@ pub struct BarWindow {
 impl BarWindow {
     /// An empty window that will hold up to `capacity` bars.
     pub fn new(capacity: usize) -> Self {
-        BarWindow { bars: Vec::new(), head: 0, capacity: capacity.max(1) }
+        BarWindow {
+            bars: Vec::new(),
+            head: 0,
+            capacity: capacity.max(1),
+        }
     }
 
     /// Appends a bar, evicting the oldest when full.
@@ -61,7 +65,10 @@ mod tests {
     use super::*;
 
     fn bar(c: i64) -> BarRecord {
-        BarRecord { close: c, ..Default::default() }
+        BarRecord {
+            close: c,
+            ..Default::default()
+        }
     }
 
     #[test]

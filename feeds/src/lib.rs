@@ -1,4 +1,7 @@
 //! tickforge feeds: the network reader stage and venue adapters.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+pub mod connection;
+pub mod parser;
+pub mod reader;
 pub mod venue;

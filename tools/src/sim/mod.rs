@@ -1,1 +1,227 @@
 //! The exchange simulator: a WebSocket server on loopback speaking a venue protocol.
+//!
+//! [`SimServer`] speaks the Binance spot market-streams protocol, so the engine connects to
+//! it exactly as to `wss://stream.binance.com` (minus TLS):
+//!
+//! * paths `/stream` (combined: payloads wrapped as `{"stream":..,"data":..}`) and `/ws`
+//!   (raw payloads), with streams optionally named in the URL:
+//!   `/stream?streams=btcusdt@trade/btcusdt@bookTicker`, `/ws/btcusdt@trade`;
+//! * control requests `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY` and
+//!   `GET_PROPERTY` (`combined`), with Binance's acks and error replies;
+//! * streams `<symbol>@trade` and `<symbol>@bookTicker` for the configured symbols, and data
+//!   only for the streams a connection subscribed to;
+//! * a WebSocket ping every [`SimConfig::ping_interval`], pongs counted in [`SimStats`];
+//! * optional malformed frames ([`MalformedKind`]) at [`SimConfig::malformed_rate`].
+//!
+//! Each connection runs its own seeded [`generator::Market`]: prices are a random walk of
+//! integer ticks, trade ids run 1, 2, 3, … per symbol, and the same seed and subscriptions
+//! give the same sequence of messages on every run and every connection. Timestamps (`E`,
+//! `T`) are the wall clock at send time.
+//!
+//! ```no_run
+//! use tickforge::sim::{SimConfig, SimServer};
+//! let server = SimServer::start(SimConfig::default())?;
+//! println!("connect to {}", server.url());
+//! // ... run a client ...
+//! println!("{:?}", server.stats());
+//! server.stop();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod binance;
+pub mod generator;
+mod server;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use binance::MalformedKind;
+pub use generator::{SymbolSpec, DEFAULT_SYMBOLS, PRICE_DECIMALS, QTY_DECIMALS};
+
+/// Configuration of a [`SimServer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Address to listen on; the default `127.0.0.1:0` picks a free port.
+    pub bind: SocketAddr,
+    /// Upper-case symbols to simulate (`BTCUSDT`). Default: [`DEFAULT_SYMBOLS`]; see also
+    /// [`SimConfig::generated_symbols`].
+    pub symbols: Vec<String>,
+    /// Data messages per second per connection, across all its subscribed streams
+    /// (default 2000). 0 sends no data.
+    pub rate: u64,
+    /// Fraction of data messages that are `bookTicker` quotes, the rest being trades
+    /// (default 0.5). Applies when a connection subscribes to both kinds.
+    pub quote_ratio: f64,
+    /// Seed of the market generator (and of the fault generator).
+    pub seed: u64,
+    /// Fraction of data frames replaced by a malformed frame (default 0.0).
+    pub malformed_rate: f64,
+    /// Interval between server pings (Binance: 20 s, the default). Zero disables pings.
+    pub ping_interval: Duration,
+    /// Stop sending data after this many data frames per connection (the connection stays
+    /// open and keeps answering requests and pings). `None`: no limit.
+    pub max_messages: Option<u64>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            symbols: DEFAULT_SYMBOLS.iter().map(|s| (*s).to_owned()).collect(),
+            rate: 2000,
+            quote_ratio: 0.5,
+            seed: 1,
+            malformed_rate: 0.0,
+            ping_interval: Duration::from_secs(20),
+            max_messages: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// `n` synthetic symbol names: `SIM0USDT`, `SIM1USDT`, …
+    pub fn generated_symbols(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("SIM{i}USDT")).collect()
+    }
+
+    /// The specs (tick, lot, start price) of the configured symbols, in order.
+    pub fn symbol_specs(&self) -> Vec<SymbolSpec> {
+        self.symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SymbolSpec::for_name(s, i))
+            .collect()
+    }
+
+    fn validate(&self) -> io::Result<()> {
+        let bad = |m: String| Err(io::Error::new(io::ErrorKind::InvalidInput, m));
+        if self.symbols.is_empty() {
+            return bad("sim: no symbols".into());
+        }
+        for (i, s) in self.symbols.iter().enumerate() {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return bad(format!("sim: invalid symbol {s:?}"));
+            }
+            if self.symbols[..i].iter().any(|t| t.eq_ignore_ascii_case(s)) {
+                return bad(format!("sim: duplicate symbol {s:?}"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.quote_ratio) {
+            return bad(format!(
+                "sim: quote_ratio {} not in 0..=1",
+                self.quote_ratio
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.malformed_rate) {
+            return bad(format!(
+                "sim: malformed_rate {} not in 0..=1",
+                self.malformed_rate
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot of the simulator's counters, summed over all connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Connections that completed the WebSocket handshake.
+    pub connections: u64,
+    /// Connections currently open.
+    pub active_connections: u64,
+    /// Data frames sent: `trades + quotes + malformed`.
+    pub messages: u64,
+    /// Well-formed trade messages sent.
+    pub trades: u64,
+    /// Well-formed bookTicker messages sent.
+    pub quotes: u64,
+    /// Malformed data frames sent.
+    pub malformed: u64,
+    /// Malformed frames per kind, indexed by [`MalformedKind::index`].
+    pub malformed_by_kind: [u64; MalformedKind::COUNT],
+    /// Ping frames sent.
+    pub pings: u64,
+    /// Pong frames received whose payload matched a ping sent.
+    pub pongs: u64,
+    /// Text messages (requests) received from clients.
+    pub requests: u64,
+    /// Error replies sent (invalid JSON, invalid request, unknown stream, …).
+    pub error_replies: u64,
+}
+
+/// A running simulator: a listening socket, an accept thread and one thread per client.
+///
+/// Dropping it stops it, like [`SimServer::stop`].
+#[derive(Debug)]
+pub struct SimServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    counters: Arc<server::Counters>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl SimServer {
+    /// Validates `cfg`, binds the listener and spawns the accept thread; returns at once.
+    ///
+    /// Fails with `InvalidInput` on a bad configuration (no symbols, a symbol that is not
+    /// alphanumeric or appears twice, a ratio outside 0..=1) or with the bind error.
+    pub fn start(cfg: SimConfig) -> io::Result<SimServer> {
+        cfg.validate()?;
+        let specs = Arc::new(cfg.symbol_specs());
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(server::Counters::default());
+        let shared = server::Shared {
+            cfg: Arc::new(cfg),
+            specs,
+            counters: counters.clone(),
+            stop: stop.clone(),
+        };
+        let (addr, accept) = server::spawn(shared)?;
+        tracing::info!(%addr, "sim: listening");
+        Ok(SimServer {
+            addr,
+            stop,
+            counters,
+            accept: Some(accept),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The combined-stream URL, `ws://127.0.0.1:PORT/stream`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/stream", self.addr)
+    }
+
+    /// The current counters.
+    pub fn stats(&self) -> SimStats {
+        self.counters.snapshot()
+    }
+
+    /// Stops accepting, closes every connection and joins all threads (a few milliseconds).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.accept.take() {
+            if h.join().is_err() {
+                tracing::warn!("sim: the accept thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,238 @@
+//! The parser stage: frames in, normalized records out, through the policy edge.
+//!
+//! Each frame goes to its feed's venue adapter. Trades and quotes go out under the
+//! full-ring policy ([`PolicyOutbox`]); acknowledgements and venue errors become feed-status
+//! records; rejected frames are counted by reason and skipped. Clock ticks, status changes
+//! and the end of input pass through in order.
+
+use tickforge_engine::backpressure::PolicyOutbox;
+use tickforge_engine::frame::{FrameInbox, FrameKind};
+use tickforge_engine::record::{ClockRecord, EndRecord, FeedState, FeedStatusRecord, Record};
+use tickforge_engine::stage::Stage;
+
+use crate::venue::{AdapterEvent, ControlEvent, RejectReason, VenueAdapter};
+
+/// Frames parsed per poll before giving other stages a turn.
+const PARSE_BUDGET: usize = 256;
+
+/// Counters of the parser.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParserCounters {
+    /// Data frames parsed.
+    pub frames: u64,
+    /// Trades out.
+    pub trades: u64,
+    /// Quotes out.
+    pub quotes: u64,
+    /// Control messages (acks, errors, notices).
+    pub control: u64,
+    /// Well-formed messages the adapter does not use.
+    pub ignored: u64,
+    /// Rejected frames by [`RejectReason::index`]; binary frames are counted in the last slot.
+    pub rejected: [u64; RejectReason::COUNT + 1],
+}
+
+impl ParserCounters {
+    /// Counter names for `rejected`, by index.
+    pub fn reject_names() -> impl Iterator<Item = &'static str> {
+        RejectReason::NAMES
+            .iter()
+            .copied()
+            .chain(std::iter::once("binary_frame"))
+    }
+
+    /// All rejected frames.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+}
+
+/// The parser stage.
+pub struct ParserStage {
+    input: FrameInbox,
+    out: PolicyOutbox,
+    /// Adapter per feed id.
+    adapters: Vec<Box<dyn VenueAdapter>>,
+    scratch: Vec<u8>,
+    done: bool,
+    counters: ParserCounters,
+}
+
+impl ParserStage {
+    /// A parser reading `input`, with `adapters[feed]` for each feed, writing to `out`.
+    pub fn new(input: FrameInbox, out: PolicyOutbox, adapters: Vec<Box<dyn VenueAdapter>>) -> Self {
+        ParserStage {
+            input,
+            out,
+            adapters,
+            scratch: Vec::new(),
+            done: false,
+            counters: ParserCounters::default(),
+        }
+    }
+
+    /// The parser's counters.
+    pub fn counters(&self) -> ParserCounters {
+        self.counters
+    }
+
+    /// The policy edge's counters (drops, conflation, sampling).
+    pub fn policy(&self) -> &PolicyOutbox {
+        &self.out
+    }
+}
+
+fn status_record(
+    venue: u8,
+    feed: u32,
+    conn: u32,
+    state: FeedState,
+    ts: i64,
+    detail: i64,
+    reason: &str,
+) -> Record {
+    Record::from(FeedStatusRecord::new(
+        venue, feed, conn, state, ts, detail, reason,
+    ))
+}
+
+impl Stage for ParserStage {
+    fn name(&self) -> &'static str {
+        "parser"
+    }
+
+    fn poll(&mut self) -> usize {
+        let mut work = self.out.flush();
+        let ParserStage {
+            input,
+            out,
+            adapters,
+            scratch,
+            done,
+            counters,
+        } = self;
+        while work < PARSE_BUDGET && !*done && out.can_accept() {
+            let handled = input.pop_with(scratch, |head, payload| {
+                let venue = adapters.get(head.feed as usize).map_or(0, |a| a.venue());
+                match head.kind {
+                    FrameKind::Text => {
+                        counters.frames += 1;
+                        let Some(adapter) = adapters.get_mut(head.feed as usize) else {
+                            return;
+                        };
+                        let (feed, conn, ts) = (head.feed, head.conn, head.recv_ts);
+                        let result = adapter.parse(payload, ts, &mut |ev| match ev {
+                            AdapterEvent::Trade(t) => {
+                                counters.trades += 1;
+                                out.push_trade(t);
+                            }
+                            AdapterEvent::Quote(q) => {
+                                counters.quotes += 1;
+                                out.push_quote(q);
+                            }
+                            AdapterEvent::Control(c) => {
+                                counters.control += 1;
+                                let rec = match &c {
+                                    ControlEvent::SubscribeAck { id } => Some(status_record(
+                                        venue,
+                                        feed,
+                                        conn,
+                                        FeedState::Subscribed,
+                                        ts,
+                                        id.map_or(-1, |i| i as i64),
+                                        "ack",
+                                    )),
+                                    ControlEvent::VenueError { code, message, .. } => {
+                                        tracing::warn!(feed, code, message, "venue error");
+                                        Some(status_record(
+                                            venue,
+                                            feed,
+                                            conn,
+                                            FeedState::VenueError,
+                                            ts,
+                                            *code,
+                                            message,
+                                        ))
+                                    }
+                                    ControlEvent::ServerShutdown { .. } => Some(status_record(
+                                        venue,
+                                        feed,
+                                        conn,
+                                        FeedState::VenueError,
+                                        ts,
+                                        0,
+                                        "server shutdown notice",
+                                    )),
+                                    ControlEvent::Info { .. } => None,
+                                    ControlEvent::Ignored { .. } => {
+                                        counters.ignored += 1;
+                                        None
+                                    }
+                                };
+                                if let Some(r) = rec {
+                                    out.push_control(r);
+                                }
+                            }
+                        });
+                        if let Err(reason) = result {
+                            counters.rejected[reason.index()] += 1;
+                        }
+                    }
+                    FrameKind::Binary => {
+                        counters.frames += 1;
+                        counters.rejected[RejectReason::COUNT] += 1;
+                    }
+                    FrameKind::Clock => {
+                        out.push_control(Record::from(ClockRecord::new(head.feed, head.recv_ts)))
+                    }
+                    FrameKind::Status => {
+                        let state =
+                            FeedState::from_u16(head.state).unwrap_or(FeedState::Disconnected);
+                        let reason = std::str::from_utf8(payload).unwrap_or("");
+                        out.push_control(status_record(
+                            venue,
+                            head.feed,
+                            head.conn,
+                            state,
+                            head.recv_ts,
+                            head.detail,
+                            reason,
+                        ));
+                    }
+                    FrameKind::End => {
+                        out.push_control(Record::from(EndRecord::all(head.recv_ts)));
+                        *done = true;
+                    }
+                }
+            });
+            if handled.is_none() {
+                break;
+            }
+            work += 1;
+        }
+        self.out.notify();
+        work
+    }
+
+    fn is_done(&self) -> bool {
+        self.done && self.out.is_drained()
+    }
+
+    fn report(&self, out: &mut dyn FnMut(&'static str, u64)) {
+        let c = &self.counters;
+        out("frames", c.frames);
+        out("trades", c.trades);
+        out("quotes", c.quotes);
+        out("control", c.control);
+        out("ignored", c.ignored);
+        out("rejected", c.rejected_total());
+        for (name, v) in ParserCounters::reject_names().zip(c.rejected) {
+            out(name, v);
+        }
+        let p = self.out.counters();
+        out("dropped_trades", p.dropped_trades);
+        out("conflated_quotes", p.conflated_quotes);
+        out("sampled_quotes", p.sampled_quotes);
+        out("pressure_episodes", p.pressure_episodes);
+    }
+}

@@ -1,0 +1,270 @@
+//! The TOML configuration of `tickforge run`, with the embedded default: the built-in
+//! simulator on loopback.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use tickforge_engine::backpressure::{FullPolicy, PressureConfig};
+use tickforge_engine::layout::LayoutConfig;
+use tickforge_engine::throttle::ThrottleConfig;
+use tickforge_engine::timeframe::Timeframe;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Instance, output and bar settings.
+    pub engine: EngineSection,
+    /// Signal parameters.
+    pub signals: SignalsSection,
+    /// Stage-to-thread layout.
+    pub layout: LayoutConfig,
+    /// Rings and the full-ring policy.
+    pub backpressure: BackpressureSection,
+    /// Quote throttle for slower consumers.
+    pub throttle: ThrottleConfig,
+    /// The in-process simulator, used by feeds whose url is `"sim"`.
+    pub sim: SimSection,
+    /// The feeds.
+    pub feeds: Vec<FeedSection>,
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineSection {
+    /// Instance name: the shared-memory files are `NAME.events`, `NAME.latest`, `NAME.stats`.
+    pub name: String,
+    /// Directory of the shared-memory files.
+    pub shm_dir: PathBuf,
+    /// Slots in `NAME.events` (a power of two).
+    pub events_capacity: usize,
+    /// Let the owner's group read the shared-memory files (0640 instead of 0600).
+    pub group_read: bool,
+    /// Bar timeframes.
+    pub timeframes: Vec<Timeframe>,
+    /// Watermark grace, ms.
+    pub grace_ms: u64,
+    /// Closed bars kept per symbol and timeframe.
+    pub window: usize,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        EngineSection {
+            name: "tickforge".into(),
+            shm_dir: "/dev/shm".into(),
+            events_capacity: 1 << 16,
+            group_read: false,
+            timeframes: ["1s", "1m", "5m"]
+                .iter()
+                .map(|t| t.parse().expect("valid"))
+                .collect(),
+            grace_ms: 250,
+            window: 200,
+        }
+    }
+}
+
+/// `[signals]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalsSection {
+    /// `breakout` lookback in bars (0 disables).
+    pub breakout_lookback: usize,
+}
+
+impl Default for SignalsSection {
+    fn default() -> Self {
+        SignalsSection {
+            breakout_lookback: 20,
+        }
+    }
+}
+
+/// `[backpressure]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackpressureSection {
+    /// Slots of each record ring between stages.
+    pub ring_capacity: usize,
+    /// Frame references between reader and parser.
+    pub frame_capacity: usize,
+    /// Payload bytes between reader and parser.
+    pub frame_bytes: usize,
+    /// Pressure thresholds and quote sampling.
+    #[serde(flatten)]
+    pub pressure: PressureConfig,
+}
+
+impl Default for BackpressureSection {
+    fn default() -> Self {
+        BackpressureSection {
+            ring_capacity: 1 << 16,
+            frame_capacity: 1 << 14,
+            frame_bytes: 8 << 20,
+            pressure: PressureConfig::default(),
+        }
+    }
+}
+
+/// `[sim]`: the built-in exchange simulator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimSection {
+    /// Symbols to simulate; empty for the default list.
+    pub symbols: Vec<String>,
+    /// Messages per second over all symbols.
+    pub rate: u64,
+    /// Fraction of messages that are quotes.
+    pub quote_ratio: f64,
+    /// Seed of the synthetic market.
+    pub seed: u64,
+    /// Fraction of frames replaced by malformed ones.
+    pub malformed_rate: f64,
+}
+
+impl Default for SimSection {
+    fn default() -> Self {
+        SimSection {
+            symbols: Vec::new(),
+            rate: 2000,
+            quote_ratio: 0.5,
+            seed: 7,
+            malformed_rate: 0.001,
+        }
+    }
+}
+
+/// `[[feeds]]`: one source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedSection {
+    /// Name for logs.
+    pub name: String,
+    /// Venue adapter (`binance`).
+    pub venue: String,
+    /// WebSocket URL, or `"sim"` for the in-process simulator.
+    pub url: String,
+    /// The venue's symbol names; empty with `url = "sim"` means every simulated symbol.
+    pub symbols: Vec<String>,
+    /// Symbols exempt from sampling and throttling.
+    pub priority: Vec<String>,
+    /// Channels per symbol (`trade`, `bookTicker`, `aggTrade`).
+    pub channels: Vec<String>,
+    /// `drop` (stay current) or `block` (lose nothing; stop reading the socket).
+    pub full_policy: FullPolicy,
+    /// Clock tick after this long without a frame, ms.
+    pub clock_interval_ms: u64,
+    /// Largest frame accepted, bytes.
+    pub max_frame_bytes: usize,
+    /// Reconnect after the connection closes (else the feed ends).
+    pub reconnect: bool,
+}
+
+impl Default for FeedSection {
+    fn default() -> Self {
+        FeedSection {
+            name: "sim".into(),
+            venue: "binance".into(),
+            url: "sim".into(),
+            symbols: Vec::new(),
+            priority: Vec::new(),
+            channels: vec!["trade".into(), "bookTicker".into()],
+            full_policy: FullPolicy::Drop,
+            clock_interval_ms: 100,
+            max_frame_bytes: 256 << 10,
+            reconnect: true,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            engine: EngineSection::default(),
+            signals: SignalsSection::default(),
+            layout: LayoutConfig::default(),
+            backpressure: BackpressureSection::default(),
+            throttle: ThrottleConfig::default(),
+            sim: SimSection::default(),
+            feeds: vec![FeedSection::default()],
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        let cfg: Config = toml::from_str(text)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.feeds.is_empty(), "config has no [[feeds]]");
+        anyhow::ensure!(
+            !self.engine.timeframes.is_empty(),
+            "engine.timeframes is empty"
+        );
+        anyhow::ensure!(
+            self.engine.timeframes.len() <= tickforge_engine::timeframe::MAX_TIMEFRAMES,
+            "at most {} timeframes",
+            tickforge_engine::timeframe::MAX_TIMEFRAMES
+        );
+        anyhow::ensure!(
+            self.backpressure.ring_capacity >= 16,
+            "backpressure.ring_capacity must be at least 16"
+        );
+        for f in &self.feeds {
+            anyhow::ensure!(
+                tickforge_engine::symbol::venue::from_name(&f.venue)
+                    == Some(tickforge_engine::symbol::venue::BINANCE),
+                "feed {:?}: venue {:?} is not supported yet (supported: binance)",
+                f.name,
+                f.venue
+            );
+            anyhow::ensure!(
+                f.url == "sim" || !f.symbols.is_empty(),
+                "feed {:?} lists no symbols",
+                f.name
+            );
+            anyhow::ensure!(
+                f.max_frame_bytes <= self.backpressure.frame_bytes,
+                "feed {:?}: max_frame_bytes exceeds backpressure.frame_bytes",
+                f.name
+            );
+        }
+        Ok(())
+    }
+
+    /// True when a feed uses the in-process simulator.
+    pub fn uses_sim(&self) -> bool {
+        self.feeds.iter().any(|f| f.url == "sim")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_configs_parse() {
+        for text in [
+            include_str!("../../examples/binance.toml"),
+            include_str!("../../examples/sim.toml"),
+        ] {
+            Config::from_toml(text).unwrap();
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(Config::from_toml("[engine]\nnmae = \"x\"").is_err());
+        assert!(Config::from_toml("[engine]\ntimeframes = [\"7x\"]").is_err());
+        assert!(Config::from_toml("[[feeds]]\nvenue = \"nowhere\"").is_err());
+        let cfg = Config::from_toml("[layout]\nmode = \"split\"\nwait = \"spin_yield\"").unwrap();
+        assert_eq!(cfg.layout.mode, tickforge_engine::layout::LayoutMode::Split);
+    }
+}

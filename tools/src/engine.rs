@@ -1,0 +1,303 @@
+//! Assembles a running engine from a [`Config`]: symbols, adapters, rings, stages, the
+//! layout's threads, and the shared-memory files.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use tickforge_engine::aggregator::{AggregatorConfig, BarAggregator};
+use tickforge_engine::backpressure::PolicyOutbox;
+use tickforge_engine::frame::frame_edge;
+use tickforge_engine::layout::{self, Layout, StageId};
+use tickforge_engine::record::Record;
+use tickforge_engine::ring::edge;
+use tickforge_engine::scanner::{Scanner, ScannerConfig};
+use tickforge_engine::shm::{EventWriter, LatestWriter, ShmConfig, StatsLayout, StatsWriter};
+use tickforge_engine::stage::{Stage, StageCounters, StageThread};
+use tickforge_engine::stages::{AggregatorStage, PublisherOutput, PublisherStage, ScannerStage};
+use tickforge_engine::symbol::{venue, SymbolTable};
+use tickforge_engine::throttle::QuoteThrottle;
+use tickforge_engine::wait::ThreadWake;
+use tickforge_feeds::connection::Endpoint;
+use tickforge_feeds::parser::ParserStage;
+use tickforge_feeds::reader::{FeedSpec, ReaderStage};
+use tickforge_feeds::venue::binance::BinanceAdapter;
+use tickforge_feeds::venue::VenueAdapter;
+
+use crate::config::Config;
+use crate::sim::{SimConfig, SimServer};
+
+/// Histogram names in `NAME.stats`.
+pub const LATENCY_TOTAL: &str = "e2e_latency_ns";
+/// The last second's end-to-end latency.
+pub const LATENCY_RECENT: &str = "e2e_latency_1s_ns";
+
+/// A running engine.
+pub struct Engine {
+    /// The planned layout.
+    pub layout: Layout,
+    /// The shared-memory settings (directory and name).
+    pub shm: ShmConfig,
+    /// The in-process simulator, when a feed uses it.
+    pub sim: Option<SimServer>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Vec<Box<dyn Stage>>>>,
+}
+
+/// Extra wiring for tests and exports.
+#[derive(Default)]
+pub struct StartOptions {
+    /// Receives every event the publisher writes to the ring.
+    pub tap: Option<Box<dyn FnMut(&Record) + Send>>,
+}
+
+fn sim_config(cfg: &Config) -> SimConfig {
+    let mut sim = SimConfig {
+        seed: cfg.sim.seed,
+        rate: cfg.sim.rate,
+        ..SimConfig::default()
+    };
+    if !cfg.sim.symbols.is_empty() {
+        sim.symbols = cfg.sim.symbols.clone();
+    }
+    sim.quote_ratio = cfg.sim.quote_ratio;
+    sim.malformed_rate = cfg.sim.malformed_rate;
+    sim
+}
+
+impl Engine {
+    /// Starts the simulator (if used), creates the shared-memory files and starts the
+    /// stage threads.
+    pub fn start(cfg: &Config, opts: StartOptions) -> anyhow::Result<Engine> {
+        cfg.validate()?;
+        let sim = if cfg.uses_sim() {
+            let sc = sim_config(cfg);
+            Some(SimServer::start(sc).context("starting the simulator")?)
+        } else {
+            None
+        };
+        let sim_symbols = sim_config(cfg).symbols;
+
+        // Symbols, fixed for the life of the engine.
+        let mut table = SymbolTable::new();
+        let mut symbol_feed = Vec::new();
+        let mut feed_symbols = Vec::new();
+        for (fi, f) in cfg.feeds.iter().enumerate() {
+            let v = venue::from_name(&f.venue).context("unknown venue")?;
+            let names = if f.url == "sim" && f.symbols.is_empty() {
+                sim_symbols.clone()
+            } else {
+                f.symbols.clone()
+            };
+            for name in &names {
+                let prio = f.priority.iter().any(|p| p == name);
+                table
+                    .add(v, name, prio)
+                    .with_context(|| format!("feed {:?}", f.name))?;
+                symbol_feed.push(fi as u32);
+            }
+            feed_symbols.push(names);
+        }
+        let priority: Vec<bool> = table.iter().map(|s| s.priority).collect();
+
+        // Adapters and the reader's view of each feed.
+        let mut adapters: Vec<Box<dyn VenueAdapter>> = Vec::new();
+        let mut specs = Vec::new();
+        for (fi, f) in cfg.feeds.iter().enumerate() {
+            let adapter =
+                BinanceAdapter::new(venue::BINANCE, &table).with_max_frame_len(f.max_frame_bytes);
+            let streams: Vec<String> = feed_symbols[fi]
+                .iter()
+                .flat_map(|s| {
+                    f.channels
+                        .iter()
+                        .map(move |c| format!("{}@{c}", s.to_ascii_lowercase()))
+                })
+                .collect();
+            let url = match (&sim, f.url.as_str()) {
+                (Some(s), "sim") => s.url(),
+                _ => f.url.clone(),
+            };
+            Endpoint::parse(&url).with_context(|| format!("feed {:?}", f.name))?;
+            specs.push(FeedSpec {
+                id: fi as u32,
+                url,
+                subscribe: adapter.subscribe_messages(&streams, 1),
+                clock_interval: Duration::from_millis(f.clock_interval_ms),
+                max_frame: f.max_frame_bytes,
+                reconnect: f.reconnect,
+            });
+            adapters.push(Box::new(adapter));
+        }
+
+        // Shared memory.
+        let shm = ShmConfig {
+            dir: cfg.engine.shm_dir.clone(),
+            name: cfg.engine.name.clone(),
+            events_capacity: cfg.engine.events_capacity,
+            group_read: cfg.engine.group_read,
+        };
+        std::fs::create_dir_all(&shm.dir)
+            .with_context(|| format!("creating {}", shm.dir.display()))?;
+        let tf_secs: Vec<u32> = cfg.engine.timeframes.iter().map(|t| t.secs()).collect();
+        let events = EventWriter::create(&shm).context("creating the event ring")?;
+        let latest =
+            LatestWriter::create(&shm, &table, &tf_secs).context("creating the latest file")?;
+
+        // Layout, wake handles and rings.
+        let layout = layout::plan(&cfg.layout, &layout::available_cores());
+        let wakes: Vec<Arc<ThreadWake>> =
+            layout.threads.iter().map(|_| ThreadWake::new()).collect();
+        let wake_of = |s: StageId| wakes[layout.thread_of(s)].clone();
+        let bp = &cfg.backpressure;
+        let (frames_tx, frames_rx) =
+            frame_edge(bp.frame_capacity, bp.frame_bytes, wake_of(StageId::Parser));
+        let (parsed_tx, parsed_rx) = edge::<Record>(bp.ring_capacity, wake_of(StageId::Aggregator));
+        let (bars_tx, bars_rx) = edge::<Record>(bp.ring_capacity, wake_of(StageId::Scanner));
+        let (out_tx, out_rx) = edge::<Record>(bp.ring_capacity, wake_of(StageId::Publisher));
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let policy = cfg.feeds[0].full_policy;
+        let reader = ReaderStage::new(specs, frames_tx, stop.clone())?;
+        let parser = ParserStage::new(
+            frames_rx,
+            PolicyOutbox::new(parsed_tx, policy, bp.pressure, priority.clone()),
+            adapters,
+        );
+        let agg_cfg = AggregatorConfig {
+            timeframes: cfg.engine.timeframes.clone(),
+            grace_ns: cfg.engine.grace_ms as i64 * 1_000_000,
+        };
+        let aggregator = AggregatorStage::new(
+            parsed_rx,
+            bars_tx,
+            BarAggregator::new(&agg_cfg, symbol_feed.clone()),
+            symbol_feed,
+        );
+        let scanner_cfg = ScannerConfig {
+            window: cfg.engine.window,
+            breakout_lookback: cfg.signals.breakout_lookback,
+        };
+        let scanner = ScannerStage::new(
+            bars_rx,
+            out_tx,
+            Scanner::new(scanner_cfg, table.len(), tf_secs.len()),
+        );
+        let output = PublisherOutput {
+            events,
+            latest,
+            latency_total: None,
+            latency_recent: None,
+        };
+        let mut publisher = PublisherStage::new(
+            out_rx,
+            output,
+            QuoteThrottle::new(cfg.throttle, table.len()),
+            priority,
+        );
+        if let Some(tap) = opts.tap {
+            publisher = publisher.with_tap(tap);
+        }
+
+        // Stats: every stage's counters, declared up front.
+        let mut boxed: Vec<(StageId, Box<dyn Stage>)> = vec![
+            (StageId::Reader, Box::new(reader)),
+            (StageId::Parser, Box::new(parser)),
+            (StageId::Aggregator, Box::new(aggregator)),
+            (StageId::Scanner, Box::new(scanner)),
+        ];
+        let mut names: Vec<Vec<String>> =
+            boxed.iter().map(|(_, s)| stage_names(s.as_ref())).collect();
+        names.push(stage_names(&publisher));
+        let all: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
+        let mut stats = StatsWriter::create(
+            &shm,
+            &StatsLayout::new(&all, &[LATENCY_TOTAL, LATENCY_RECENT]),
+        )
+        .context("creating the stats file")?;
+        let mut counters = Vec::new();
+        for list in &names {
+            counters.push(
+                list.iter()
+                    .map(|n| stats.counter(n))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        publisher.set_latency_slots(
+            stats.histogram(LATENCY_TOTAL)?,
+            stats.histogram(LATENCY_RECENT)?,
+        );
+        boxed.push((StageId::Publisher, Box::new(publisher)));
+
+        // Threads, as the layout says.
+        let mut per_thread: Vec<(
+            Vec<Box<dyn Stage>>,
+            Vec<Vec<tickforge_engine::shm::Counter>>,
+        )> = layout
+            .threads
+            .iter()
+            .map(|_| (Vec::new(), Vec::new()))
+            .collect();
+        for ((id, stage), c) in boxed.into_iter().zip(counters) {
+            let t = layout.thread_of(id);
+            per_thread[t].0.push(stage);
+            per_thread[t].1.push(c);
+        }
+        let mut threads = Vec::new();
+        for ((spec, (stages, counters)), wake) in layout.threads.iter().zip(per_thread).zip(wakes) {
+            let thread = StageThread {
+                name: spec.name.clone(),
+                stages,
+                core: spec.core,
+                wait: spec.wait,
+                park_timeout: Duration::from_micros(cfg.layout.park_timeout_us.max(1)),
+                wake,
+                counters: Some(StageCounters::new(counters)),
+            };
+            threads.push(thread.spawn().context("spawning a stage thread")?);
+        }
+        Ok(Engine {
+            layout,
+            shm,
+            sim,
+            stop,
+            threads,
+        })
+    }
+
+    /// Asks the engine to stop: the reader closes its connections and the end of input
+    /// flows through every stage, closing open bars.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// A handle that stops the engine when set (for signal handlers).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// True once every stage thread has finished.
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Waits for every stage thread, then stops the simulator.
+    pub fn join(self) -> anyhow::Result<()> {
+        for t in self.threads {
+            t.join()
+                .map_err(|_| anyhow::anyhow!("a stage thread panicked"))?;
+        }
+        if let Some(sim) = self.sim {
+            sim.stop();
+        }
+        Ok(())
+    }
+}
+
+fn stage_names(s: &dyn Stage) -> Vec<String> {
+    let mut v = Vec::new();
+    s.report(&mut |n, _| v.push(format!("{}.{n}", s.name())));
+    v
+}

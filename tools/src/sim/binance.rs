@@ -1,0 +1,743 @@
+//! The Binance spot market-streams protocol: stream names, URL paths, the control
+//! requests (SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_PROPERTY), the
+//! data payloads (`trade`, `bookTicker`) and the malformed frames used for fault injection.
+//!
+//! Message shapes follow the Binance spot documentation, "WebSocket Streams"
+//! (<https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams>, also
+//! `web-socket-streams.md` in github.com/binance/binance-spot-api-docs):
+//!
+//! * data: `{"e":"trade","E":..,"s":..,"t":..,"p":"..","q":"..","T":..,"m":..,"M":true}` and
+//!   `{"u":..,"s":..,"b":"..","B":"..","a":"..","A":".."}`; on `/stream` each payload is
+//!   wrapped as `{"stream":"<name>","data":<payload>}`.
+//! * acks: `{"result":null,"id":N}`; lists: `{"result":[..],"id":N}`.
+//! * errors: the documented error objects `{"code":C,"msg":".."}` (code 0 unknown property,
+//!   1 bad value type, 2 invalid request, 3 invalid JSON). A request whose JSON parsed gets
+//!   the object wrapped with its id, `{"error":{"code":2,"msg":".."},"id":N}`, as live spot
+//!   servers send it; text that is not JSON at all has no id to echo and gets the bare
+//!   documented object `{"code":3,"msg":"Invalid JSON: .."}`.
+
+use rand::Rng;
+use serde_json::Value;
+use std::fmt::Write;
+
+use super::generator::{write_decimal, Event, Market, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
+
+/// A market-data channel the simulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Channel {
+    /// `<symbol>@trade`.
+    Trade,
+    /// `<symbol>@bookTicker`.
+    BookTicker,
+}
+
+impl Channel {
+    fn suffix(self) -> &'static str {
+        match self {
+            Channel::Trade => "trade",
+            Channel::BookTicker => "bookTicker",
+        }
+    }
+}
+
+/// One subscribable stream: a symbol index and a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct StreamId {
+    pub symbol: usize,
+    pub channel: Channel,
+}
+
+/// The stream name, `btcusdt@trade` or `btcusdt@bookTicker`.
+pub(crate) fn stream_name(spec: &SymbolSpec, channel: Channel) -> String {
+    format!("{}@{}", spec.stream_symbol(), channel.suffix())
+}
+
+/// Why a stream name was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StreamError {
+    /// Not `<symbol>@trade` / `<symbol>@bookTicker` (another channel, or no `@`).
+    Invalid(String),
+    /// Well formed, but the symbol is not simulated.
+    Unknown(String),
+}
+
+impl StreamError {
+    pub(crate) fn message(&self) -> String {
+        match self {
+            StreamError::Invalid(s) => format!("Invalid request: invalid stream '{s}'"),
+            StreamError::Unknown(s) => format!("Invalid request: unknown stream '{s}'"),
+        }
+    }
+}
+
+/// Parses a stream name. The symbol part is matched case-insensitively (Binance documents
+/// lower case); the channel is case-sensitive as on Binance.
+pub(crate) fn parse_stream(name: &str, specs: &[SymbolSpec]) -> Result<StreamId, StreamError> {
+    let Some((sym, chan)) = name.split_once('@') else {
+        return Err(StreamError::Invalid(name.to_owned()));
+    };
+    let channel = match chan {
+        "trade" => Channel::Trade,
+        "bookTicker" => Channel::BookTicker,
+        _ => return Err(StreamError::Invalid(name.to_owned())),
+    };
+    let symbol = specs
+        .iter()
+        .position(|s| s.name.eq_ignore_ascii_case(sym))
+        .ok_or_else(|| StreamError::Unknown(name.to_owned()))?;
+    Ok(StreamId { symbol, channel })
+}
+
+/// What the handshake path asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    /// `true` for `/stream` (wrapped payloads), `false` for `/ws` (raw payloads).
+    pub combined: bool,
+    /// Streams named in the URL, subscribed from the start.
+    pub streams: Vec<StreamId>,
+}
+
+/// Parses the request path: `/stream`, `/stream?streams=a/b`, `/ws`, `/ws/a`, `/ws/a/b`
+/// (a trailing `/` is allowed). Other query parameters (`timeUnit`, …) are ignored.
+pub(crate) fn parse_path(path_and_query: &str, specs: &[SymbolSpec]) -> Result<Endpoint, String> {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let mut names: Vec<&str> = Vec::new();
+    let combined = if path == "/stream" || path == "/stream/" {
+        for pair in query.unwrap_or("").split('&') {
+            if let Some(v) = pair.strip_prefix("streams=") {
+                names.extend(v.split('/').filter(|s| !s.is_empty()));
+            }
+        }
+        true
+    } else if path == "/ws" || path.starts_with("/ws/") {
+        names.extend(path[3..].split('/').filter(|s| !s.is_empty()));
+        false
+    } else {
+        return Err(format!("unknown path '{path}': use /stream or /ws"));
+    };
+    let mut streams = Vec::new();
+    for n in names {
+        let id = parse_stream(n, specs).map_err(|e| e.message())?;
+        if !streams.contains(&id) {
+            streams.push(id);
+        }
+    }
+    Ok(Endpoint { combined, streams })
+}
+
+/// The reply to one client text message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reply {
+    /// The JSON text to send back.
+    pub text: String,
+    /// Whether it reports an error.
+    pub is_error: bool,
+}
+
+/// Per-connection protocol state: the `combined` property and the subscriptions.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub combined: bool,
+    /// In subscription order (what LIST_SUBSCRIPTIONS reports).
+    subs: Vec<StreamId>,
+    /// Subscribed symbol indices per channel, sorted, so that the generator's choice
+    /// depends on the set of streams and not on the order they were subscribed in.
+    trade_symbols: Vec<usize>,
+    quote_symbols: Vec<usize>,
+}
+
+const METHODS: &str =
+    "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`";
+
+impl Session {
+    pub(crate) fn new(endpoint: Endpoint) -> Session {
+        let mut s = Session {
+            combined: endpoint.combined,
+            subs: Vec::new(),
+            trade_symbols: Vec::new(),
+            quote_symbols: Vec::new(),
+        };
+        s.subscribe(&endpoint.streams);
+        s
+    }
+
+    pub(crate) fn trade_symbols(&self) -> &[usize] {
+        &self.trade_symbols
+    }
+
+    pub(crate) fn quote_symbols(&self) -> &[usize] {
+        &self.quote_symbols
+    }
+
+    pub(crate) fn has_subscriptions(&self) -> bool {
+        !self.subs.is_empty()
+    }
+
+    /// A subscribed stream drawn with `rng` (used to place malformed frames).
+    pub(crate) fn random_stream<R: Rng>(&self, rng: &mut R) -> Option<StreamId> {
+        if self.subs.is_empty() {
+            return None;
+        }
+        let mut sorted = self.subs.clone();
+        sorted.sort();
+        Some(sorted[rng.random_range(0..sorted.len())])
+    }
+
+    fn subscribe(&mut self, ids: &[StreamId]) {
+        for id in ids {
+            if !self.subs.contains(id) {
+                self.subs.push(*id);
+            }
+        }
+        self.reindex();
+    }
+
+    fn unsubscribe(&mut self, ids: &[StreamId]) {
+        self.subs.retain(|s| !ids.contains(s));
+        self.reindex();
+    }
+
+    fn reindex(&mut self) {
+        let of = |c: Channel| {
+            let mut v: Vec<usize> = self
+                .subs
+                .iter()
+                .filter(|s| s.channel == c)
+                .map(|s| s.symbol)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        self.trade_symbols = of(Channel::Trade);
+        self.quote_symbols = of(Channel::BookTicker);
+    }
+
+    /// Handles one text message from the client and returns the reply.
+    pub(crate) fn handle(&mut self, text: &str, specs: &[SymbolSpec]) -> Reply {
+        // Replies are written by hand to keep Binance's key order (`result` before `id`);
+        // `Value`'s Display gives compact, correctly escaped JSON for each piece.
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = Value::String(format!("Invalid JSON: {e}"));
+                return Reply {
+                    text: format!(r#"{{"code":3,"msg":{msg}}}"#),
+                    is_error: true,
+                };
+            }
+        };
+        let id = value.get("id").cloned().unwrap_or(Value::Null);
+        match self.request(&value, specs) {
+            Ok(result) => Reply {
+                text: format!(r#"{{"result":{result},"id":{id}}}"#),
+                is_error: false,
+            },
+            Err((code, msg)) => {
+                let msg = Value::String(msg);
+                Reply {
+                    text: format!(r#"{{"error":{{"code":{code},"msg":{msg}}},"id":{id}}}"#),
+                    is_error: true,
+                }
+            }
+        }
+    }
+
+    fn request(&mut self, value: &Value, specs: &[SymbolSpec]) -> Result<Value, (i64, String)> {
+        let invalid = |m: &str| (2, format!("Invalid request: {m}"));
+        let Some(obj) = value.as_object() else {
+            return Err(invalid("expected a JSON object"));
+        };
+        let method = match obj.get("method") {
+            None => return Err(invalid("missing field `method`")),
+            Some(Value::String(m)) => m.as_str(),
+            Some(other) => {
+                return Err(invalid(&format!(
+                    "unknown variant {other}, expected one of {METHODS}"
+                )))
+            }
+        };
+        match obj.get("id") {
+            Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
+            Some(Value::String(s))
+                if s.len() <= 36 && s.bytes().all(|b| b.is_ascii_alphanumeric()) => {}
+            _ => return Err(invalid("request ID must be an unsigned integer")),
+        }
+        let params = obj.get("params");
+        match method {
+            "SUBSCRIBE" | "UNSUBSCRIBE" => {
+                let names = match params {
+                    Some(Value::Array(a)) => a,
+                    None => return Err(invalid("missing field `params`")),
+                    Some(_) => return Err(invalid("params must be an array of stream names")),
+                };
+                let mut ids = Vec::with_capacity(names.len());
+                for n in names {
+                    let Some(n) = n.as_str() else {
+                        return Err(invalid("stream names must be strings"));
+                    };
+                    match parse_stream(n, specs) {
+                        Ok(id) => ids.push(id),
+                        // Unsubscribing from something never subscribed is a no-op.
+                        Err(_) if method == "UNSUBSCRIBE" => {}
+                        Err(e) => return Err((2, e.message())),
+                    }
+                }
+                if method == "SUBSCRIBE" {
+                    self.subscribe(&ids);
+                } else {
+                    self.unsubscribe(&ids);
+                }
+                Ok(Value::Null)
+            }
+            "LIST_SUBSCRIPTIONS" => Ok(Value::Array(
+                self.subs
+                    .iter()
+                    .map(|s| Value::String(stream_name(&specs[s.symbol], s.channel)))
+                    .collect(),
+            )),
+            "SET_PROPERTY" | "GET_PROPERTY" => {
+                let p = params.and_then(Value::as_array);
+                let name = match p.and_then(|p| p.first()) {
+                    Some(Value::String(s)) => s.as_str(),
+                    _ => return Err(invalid("property name must be a string")),
+                };
+                if name != "combined" {
+                    return Err((0, "Unknown property".to_owned()));
+                }
+                if method == "GET_PROPERTY" {
+                    return Ok(Value::Bool(self.combined));
+                }
+                match p.and_then(|p| p.get(1)) {
+                    Some(Value::Bool(b)) => {
+                        self.combined = *b;
+                        Ok(Value::Null)
+                    }
+                    _ => Err((1, "Invalid value type: expected Boolean".to_owned())),
+                }
+            }
+            other => Err(invalid(&format!(
+                "unknown variant `{other}`, expected one of {METHODS}"
+            ))),
+        }
+    }
+}
+
+/// How to render the fields of a payload; the default renders it faithfully.
+#[derive(Debug, Clone, Default)]
+struct Overrides<'a> {
+    /// Raw JSON token for the price (`p`, or `b` for a quote).
+    price: Option<&'a str>,
+    /// Raw JSON token for the id (`t`, or `u` for a quote).
+    id: Option<&'a str>,
+    /// Symbol to put in the payload and the stream name.
+    symbol: Option<&'a str>,
+}
+
+/// Appends the frame for `ev`, wrapped when `combined`. `ts_ms` is the event and trade time.
+pub(crate) fn encode_event(
+    out: &mut String,
+    spec: &SymbolSpec,
+    ev: &Event,
+    ts_ms: u64,
+    combined: bool,
+) {
+    encode_with(out, spec, ev, ts_ms, combined, &Overrides::default());
+}
+
+fn encode_with(
+    out: &mut String,
+    spec: &SymbolSpec,
+    ev: &Event,
+    ts_ms: u64,
+    combined: bool,
+    ov: &Overrides<'_>,
+) {
+    let symbol = ov.symbol.unwrap_or(&spec.name);
+    let channel = match ev {
+        Event::Trade { .. } => Channel::Trade,
+        Event::Quote { .. } => Channel::BookTicker,
+    };
+    // Writing to a String cannot fail; the results are ignored below.
+    if combined {
+        let _ = write!(
+            out,
+            r#"{{"stream":"{}@{}","data":"#,
+            symbol.to_ascii_lowercase(),
+            channel.suffix()
+        );
+    }
+    let price = |out: &mut String, v: i64, ov: Option<&str>| match ov {
+        Some(raw) => out.push_str(raw),
+        None => {
+            out.push('"');
+            write_decimal(out, v, PRICE_DECIMALS);
+            out.push('"');
+        }
+    };
+    let qty = |out: &mut String, v: i64| {
+        out.push('"');
+        write_decimal(out, v, QTY_DECIMALS);
+        out.push('"');
+    };
+    match *ev {
+        Event::Trade {
+            id,
+            price: p,
+            qty: q,
+            buyer_maker,
+            ..
+        } => {
+            let _ = write!(out, r#"{{"e":"trade","E":{ts_ms},"s":"{symbol}","t":"#);
+            match ov.id {
+                Some(raw) => out.push_str(raw),
+                None => {
+                    let _ = write!(out, "{id}");
+                }
+            }
+            out.push_str(r#","p":"#);
+            price(out, p, ov.price);
+            out.push_str(r#","q":"#);
+            qty(out, q);
+            let _ = write!(out, r#","T":{ts_ms},"m":{buyer_maker},"M":true}}"#);
+        }
+        Event::Quote {
+            update_id,
+            bid,
+            bid_qty,
+            ask,
+            ask_qty,
+            ..
+        } => {
+            out.push_str(r#"{"u":"#);
+            match ov.id {
+                Some(raw) => out.push_str(raw),
+                None => {
+                    let _ = write!(out, "{update_id}");
+                }
+            }
+            let _ = write!(out, r#","s":"{symbol}","b":"#);
+            price(out, bid, ov.price);
+            out.push_str(r#","B":"#);
+            qty(out, bid_qty);
+            out.push_str(r#","a":"#);
+            price(out, ask, None);
+            out.push_str(r#","A":"#);
+            qty(out, ask_qty);
+            out.push('}');
+        }
+    }
+    if combined {
+        out.push('}');
+    }
+}
+
+/// The kinds of bad data frame the simulator injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MalformedKind {
+    /// A well-formed frame cut short: not valid JSON.
+    Truncated,
+    /// A well-formed frame with a raw NUL byte inserted: valid UTF-8, invalid JSON.
+    InvalidJson,
+    /// The price (`p`, or `b` in a quote) is a string that is not a number: `"abc"`.
+    PriceNotNumber,
+    /// The price is a number too large for any fixed-point type:
+    /// `"99999999999999999999"`.
+    PriceOverflow,
+    /// The price is a JSON number instead of a string: `123.4`.
+    PriceAsNumber,
+    /// The id (`t`, or `u` in a quote) is a string instead of an integer: `"x"`.
+    IdAsString,
+    /// A well-formed payload for a symbol that is not simulated (nor subscribed).
+    UnknownSymbol,
+    /// A well-formed payload sent in a binary frame instead of a text frame.
+    Binary,
+}
+
+impl MalformedKind {
+    /// Number of kinds.
+    pub const COUNT: usize = 8;
+    /// Every kind, in [`MalformedKind::index`] order.
+    pub const ALL: [MalformedKind; MalformedKind::COUNT] = [
+        MalformedKind::Truncated,
+        MalformedKind::InvalidJson,
+        MalformedKind::PriceNotNumber,
+        MalformedKind::PriceOverflow,
+        MalformedKind::PriceAsNumber,
+        MalformedKind::IdAsString,
+        MalformedKind::UnknownSymbol,
+        MalformedKind::Binary,
+    ];
+
+    /// Position in [`MalformedKind::ALL`] (and in [`super::SimStats::malformed_by_kind`]).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Lower-case name, e.g. `price_overflow`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MalformedKind::Truncated => "truncated",
+            MalformedKind::InvalidJson => "invalid_json",
+            MalformedKind::PriceNotNumber => "price_not_number",
+            MalformedKind::PriceOverflow => "price_overflow",
+            MalformedKind::PriceAsNumber => "price_as_number",
+            MalformedKind::IdAsString => "id_as_string",
+            MalformedKind::UnknownSymbol => "unknown_symbol",
+            MalformedKind::Binary => "binary",
+        }
+    }
+}
+
+/// A data frame to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OutFrame {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// A malformed frame for `stream`, shaped like the next message of that stream (the
+/// market is only peeked, never advanced), with every random choice drawn from `rng`.
+pub(crate) fn encode_malformed<R: Rng>(
+    rng: &mut R,
+    market: &Market,
+    stream: StreamId,
+    ts_ms: u64,
+    combined: bool,
+) -> (MalformedKind, OutFrame) {
+    let kind = MalformedKind::ALL[rng.random_range(0..MalformedKind::COUNT)];
+    let specs = market.specs();
+    let spec = &specs[stream.symbol];
+    let ev = match stream.channel {
+        Channel::Trade => market.peek_trade(stream.symbol),
+        Channel::BookTicker => market.peek_quote(stream.symbol),
+    };
+    let mut unknown = String::from("NOSUCHCOINUSDT");
+    while specs.iter().any(|s| s.name == unknown) {
+        unknown.insert(0, 'X');
+    }
+    let mut ov = Overrides::default();
+    match kind {
+        MalformedKind::PriceNotNumber => ov.price = Some(r#""abc""#),
+        MalformedKind::PriceOverflow => ov.price = Some(r#""99999999999999999999""#),
+        MalformedKind::PriceAsNumber => ov.price = Some("123.4"),
+        MalformedKind::IdAsString => ov.id = Some(r#""x""#),
+        MalformedKind::UnknownSymbol => ov.symbol = Some(&unknown),
+        MalformedKind::Truncated | MalformedKind::InvalidJson | MalformedKind::Binary => {}
+    }
+    let mut text = String::with_capacity(192);
+    encode_with(&mut text, spec, &ev, ts_ms, combined, &ov);
+    let frame = match kind {
+        MalformedKind::Truncated => {
+            // The text is ASCII, so any cut is a char boundary; keep at least one byte and
+            // drop at least the closing brace.
+            let cut = rng.random_range(1..text.len());
+            text.truncate(cut);
+            OutFrame::Text(text)
+        }
+        MalformedKind::InvalidJson => {
+            // A raw control byte is invalid both inside a JSON string and between tokens.
+            let at = rng.random_range(1..text.len());
+            text.insert(at, '\0');
+            OutFrame::Text(text)
+        }
+        MalformedKind::Binary => OutFrame::Binary(text.into_bytes()),
+        _ => OutFrame::Text(text),
+    };
+    (kind, frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::generator::DEFAULT_SYMBOLS;
+    use rand::SeedableRng;
+    use serde_json::json;
+
+    fn specs() -> Vec<SymbolSpec> {
+        DEFAULT_SYMBOLS
+            .iter()
+            .enumerate()
+            .map(|(i, n)| SymbolSpec::for_name(n, i))
+            .collect()
+    }
+
+    #[test]
+    fn parses_paths() {
+        let s = specs();
+        let e = parse_path("/stream", &s).unwrap();
+        assert!(e.combined && e.streams.is_empty());
+        let e = parse_path(
+            "/stream?streams=btcusdt@trade/ethusdt@bookTicker&timeUnit=ms",
+            &s,
+        )
+        .unwrap();
+        assert_eq!(e.streams.len(), 2);
+        assert_eq!(e.streams[1].symbol, 1);
+        assert_eq!(e.streams[1].channel, Channel::BookTicker);
+        let e = parse_path("/ws/btcusdt@trade", &s).unwrap();
+        assert!(!e.combined);
+        assert_eq!(e.streams.len(), 1);
+        assert!(parse_path("/ws", &s).unwrap().streams.is_empty());
+        assert!(parse_path("/ws/", &s).unwrap().streams.is_empty());
+        assert!(parse_path("/other", &s).is_err());
+        assert!(parse_path("/ws/foousdt@trade", &s).is_err());
+        assert!(parse_path("/wsx", &s).is_err());
+    }
+
+    #[test]
+    fn handles_requests() {
+        let s = specs();
+        let mut sess = Session::new(parse_path("/stream", &s).unwrap());
+        let r = sess.handle(
+            r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","solusdt@bookTicker"],"id":1}"#,
+            &s,
+        );
+        assert_eq!(r.text, r#"{"result":null,"id":1}"#);
+        assert!(!r.is_error);
+        assert_eq!(sess.trade_symbols(), &[0]);
+        assert_eq!(sess.quote_symbols(), &[2]);
+        let r = sess.handle(r#"{"method":"LIST_SUBSCRIPTIONS","id":"a7"}"#, &s);
+        let v: Value = serde_json::from_str(&r.text).unwrap();
+        assert_eq!(v["result"], json!(["btcusdt@trade", "solusdt@bookTicker"]));
+        assert_eq!(v["id"], json!("a7"));
+
+        let r = sess.handle(
+            r#"{"method":"SUBSCRIBE","params":["foo@trade"],"id":9}"#,
+            &s,
+        );
+        let v: Value = serde_json::from_str(&r.text).unwrap();
+        assert!(r.is_error);
+        assert_eq!(v["error"]["code"], 2);
+        assert_eq!(v["id"], 9);
+        assert!(v["error"]["msg"].as_str().unwrap().contains("foo@trade"));
+
+        let r = sess.handle("{nope", &s);
+        let v: Value = serde_json::from_str(&r.text).unwrap();
+        assert_eq!(v["code"], 3);
+        assert!(v["msg"].as_str().unwrap().starts_with("Invalid JSON: "));
+
+        let r = sess.handle(r#"{"method":"FOO","id":2}"#, &s);
+        let v: Value = serde_json::from_str(&r.text).unwrap();
+        assert_eq!(v["error"]["code"], 2);
+        let r = sess.handle(r#"{"method":"LIST_SUBSCRIPTIONS","id":1.5}"#, &s);
+        assert!(r.is_error);
+        let r = sess.handle(
+            r#"{"method":"SET_PROPERTY","params":["combined",false],"id":3}"#,
+            &s,
+        );
+        assert!(!r.is_error);
+        assert!(!sess.combined);
+        let r = sess.handle(
+            r#"{"method":"GET_PROPERTY","params":["combined"],"id":4}"#,
+            &s,
+        );
+        assert_eq!(r.text, r#"{"result":false,"id":4}"#);
+        let r = sess.handle(
+            r#"{"method":"SET_PROPERTY","params":["x",true],"id":5}"#,
+            &s,
+        );
+        let v: Value = serde_json::from_str(&r.text).unwrap();
+        assert_eq!(v["error"]["code"], 0);
+        let r = sess.handle(
+            r#"{"method":"SET_PROPERTY","params":["combined",1],"id":6}"#,
+            &s,
+        );
+        let v: Value = serde_json::from_str(&r.text).unwrap();
+        assert_eq!(v["error"]["code"], 1);
+
+        let r = sess.handle(
+            r#"{"method":"UNSUBSCRIBE","params":["btcusdt@trade"],"id":7}"#,
+            &s,
+        );
+        assert!(!r.is_error);
+        assert!(sess.trade_symbols().is_empty());
+        assert!(sess.has_subscriptions());
+    }
+
+    #[test]
+    fn encodes_payloads() {
+        let s = specs();
+        let ev = Event::Trade {
+            symbol: 0,
+            id: 5,
+            price: 6_500_001_000_000,
+            qty: 1_000,
+            buyer_maker: true,
+        };
+        let mut out = String::new();
+        encode_event(&mut out, &s[0], &ev, 1_700_000_000_000, true);
+        assert_eq!(
+            out,
+            r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000000,"s":"BTCUSDT","t":5,"p":"65000.01000000","q":"0.00001000","T":1700000000000,"m":true,"M":true}}"#
+        );
+        let ev = Event::Quote {
+            symbol: 1,
+            update_id: 400_900_217,
+            bid: 2_535_190_000,
+            bid_qty: 3_121_000_000,
+            ask: 2_536_520_000,
+            ask_qty: 4_066_000_000,
+        };
+        out.clear();
+        encode_event(&mut out, &s[1], &ev, 1, false);
+        assert_eq!(
+            out,
+            r#"{"u":400900217,"s":"ETHUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#
+        );
+    }
+
+    #[test]
+    fn malformed_frames_are_malformed() {
+        let s = specs();
+        let market = Market::new(s.clone(), 3);
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(11);
+        let mut seen = [0usize; MalformedKind::COUNT];
+        for i in 0..2_000 {
+            let stream = StreamId {
+                symbol: i % 8,
+                channel: if i % 2 == 0 {
+                    Channel::Trade
+                } else {
+                    Channel::BookTicker
+                },
+            };
+            let (kind, frame) = encode_malformed(&mut rng, &market, stream, 1, i % 3 == 0);
+            seen[kind.index()] += 1;
+            match (kind, frame) {
+                (MalformedKind::Binary, OutFrame::Binary(b)) => {
+                    assert!(serde_json::from_slice::<Value>(&b).is_ok())
+                }
+                (MalformedKind::Truncated | MalformedKind::InvalidJson, OutFrame::Text(t)) => {
+                    assert!(serde_json::from_str::<Value>(&t).is_err(), "{t}")
+                }
+                (MalformedKind::UnknownSymbol, OutFrame::Text(t)) => {
+                    assert!(t.contains("NOSUCHCOINUSDT"), "{t}")
+                }
+                (k, OutFrame::Text(t)) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    let data = v.get("data").unwrap_or(&v);
+                    let (pk, ik) = if data.get("e").is_some() {
+                        ("p", "t")
+                    } else {
+                        ("b", "u")
+                    };
+                    match k {
+                        MalformedKind::PriceNotNumber => assert_eq!(data[pk], "abc"),
+                        MalformedKind::PriceOverflow => {
+                            assert_eq!(data[pk], "99999999999999999999")
+                        }
+                        MalformedKind::PriceAsNumber => assert!(data[pk].is_number()),
+                        MalformedKind::IdAsString => assert_eq!(data[ik], "x"),
+                        _ => unreachable!(),
+                    }
+                }
+                (k, f) => panic!("{k:?} gave {f:?}"),
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 100), "{seen:?}");
+    }
+}

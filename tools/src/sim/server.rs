@@ -1,0 +1,494 @@
+//! The listener and the per-connection threads.
+//!
+//! One accept thread polls a non-blocking listener; each accepted client gets its own
+//! thread that runs the WebSocket handshake, then loops every millisecond: read and answer
+//! client messages, send a ping when due, send the data due at the configured rate, flush,
+//! sleep. Every socket is non-blocking, so every loop notices the stop flag within a few
+//! milliseconds.
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use tracing::{debug, info, warn};
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::handshake::HandshakeError;
+use tungstenite::http::StatusCode;
+use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
+
+use super::binance::{
+    encode_event, encode_malformed, parse_path, Endpoint, MalformedKind, OutFrame, Session,
+};
+use super::generator::{Market, SymbolSpec};
+use super::{SimConfig, SimStats};
+
+/// Sleep of the accept loop between polls.
+const ACCEPT_POLL: Duration = Duration::from_millis(5);
+/// Sleep of a connection loop between rounds while it sends data (the pacing granularity).
+const TICK: Duration = Duration::from_millis(1);
+/// Sleep of a connection loop between rounds while it has no data to send (no
+/// subscription, a zero rate, or `max_messages` reached): bounds the reply latency.
+const IDLE_TICK: Duration = Duration::from_millis(5);
+/// A client that has not finished the WebSocket handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// At most this many unanswered ping payloads are remembered.
+const MAX_OUTSTANDING_PINGS: usize = 16;
+/// XORed into the seed for the generator of malformed frames, so that fault injection
+/// never changes the well-formed sequence.
+const FAULT_SEED_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The shared counters behind [`SimStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    connections: AtomicU64,
+    active: AtomicU64,
+    messages: AtomicU64,
+    trades: AtomicU64,
+    quotes: AtomicU64,
+    malformed: AtomicU64,
+    malformed_by_kind: [AtomicU64; MalformedKind::COUNT],
+    pings: AtomicU64,
+    pongs: AtomicU64,
+    requests: AtomicU64,
+    error_replies: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> SimStats {
+        SimStats {
+            connections: self.connections.load(Relaxed),
+            active_connections: self.active.load(Relaxed),
+            messages: self.messages.load(Relaxed),
+            trades: self.trades.load(Relaxed),
+            quotes: self.quotes.load(Relaxed),
+            malformed: self.malformed.load(Relaxed),
+            malformed_by_kind: std::array::from_fn(|i| self.malformed_by_kind[i].load(Relaxed)),
+            pings: self.pings.load(Relaxed),
+            pongs: self.pongs.load(Relaxed),
+            requests: self.requests.load(Relaxed),
+            error_replies: self.error_replies.load(Relaxed),
+        }
+    }
+}
+
+/// Everything a connection thread shares with the server.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    pub cfg: Arc<SimConfig>,
+    pub specs: Arc<Vec<SymbolSpec>>,
+    pub counters: Arc<Counters>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Binds the listener and spawns the accept thread.
+pub(crate) fn spawn(shared: Shared) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(shared.cfg.bind)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = thread::Builder::new()
+        .name("sim-accept".into())
+        .spawn(move || accept_loop(listener, shared))?;
+    Ok((addr, handle))
+}
+
+fn accept_loop(listener: TcpListener, shared: Shared) {
+    let mut conns: Vec<JoinHandle<()>> = Vec::new();
+    let mut next_id = 0u64;
+    while !shared.stop.load(Relaxed) {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                next_id += 1;
+                let sh = shared.clone();
+                let id = next_id;
+                match thread::Builder::new()
+                    .name(format!("sim-conn-{id}"))
+                    .spawn(move || run_connection(stream, peer, id, sh))
+                {
+                    Ok(h) => conns.push(h),
+                    Err(e) => warn!(%peer, error = %e, "sim: cannot spawn a connection thread"),
+                }
+                continue; // There may be more clients waiting.
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => warn!(error = %e, "sim: accept failed"),
+        }
+        // Reap finished connection threads.
+        let mut i = 0;
+        while i < conns.len() {
+            if conns[i].is_finished() {
+                let _ = conns.swap_remove(i).join();
+            } else {
+                i += 1;
+            }
+        }
+        thread::sleep(ACCEPT_POLL);
+    }
+    for h in conns {
+        if h.join().is_err() {
+            warn!("sim: a connection thread panicked");
+        }
+    }
+}
+
+/// Decrements the active-connection gauge when the connection ends, panics included.
+struct ActiveGuard(Arc<Counters>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Relaxed);
+    }
+}
+
+fn run_connection(stream: TcpStream, peer: SocketAddr, conn_id: u64, sh: Shared) {
+    let Some((ws, endpoint)) = handshake(stream, peer, &sh) else {
+        return;
+    };
+    sh.counters.connections.fetch_add(1, Relaxed);
+    sh.counters.active.fetch_add(1, Relaxed);
+    let _guard = ActiveGuard(sh.counters.clone());
+    info!(%peer, conn = conn_id, combined = endpoint.combined, "sim: client connected");
+    let mut conn = Connection::new(ws, endpoint, sh);
+    let why = conn.run();
+    info!(%peer, conn = conn_id, sent = conn.sent, reason = why, "sim: client gone");
+}
+
+// The callback's error type is fixed by tungstenite.
+#[allow(clippy::result_large_err)]
+fn handshake(
+    stream: TcpStream,
+    peer: SocketAddr,
+    sh: &Shared,
+) -> Option<(WebSocket<TcpStream>, Endpoint)> {
+    // Non-blocking from the start: the handshake is retried until done, so a silent client
+    // can neither block the thread nor delay a stop.
+    if let Err(e) = stream
+        .set_nonblocking(true)
+        .and_then(|()| stream.set_nodelay(true))
+    {
+        debug!(%peer, error = %e, "sim: cannot configure the socket");
+        return None;
+    }
+    let specs = sh.specs.clone();
+    let mut endpoint: Option<Endpoint> = None;
+    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        match parse_path(&target, &specs) {
+            Ok(e) => {
+                endpoint = Some(e);
+                Ok(resp)
+            }
+            Err(msg) => {
+                let status = if msg.starts_with("unknown path") {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                let mut r = ErrorResponse::new(Some(msg));
+                *r.status_mut() = status;
+                Err(r)
+            }
+        }
+    };
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    let mut attempt = tungstenite::accept_hdr(stream, callback);
+    let ws = loop {
+        match attempt {
+            Ok(ws) => break ws,
+            Err(HandshakeError::Interrupted(mid)) => {
+                if sh.stop.load(Relaxed) || Instant::now() > deadline {
+                    debug!(%peer, "sim: handshake abandoned");
+                    return None;
+                }
+                thread::sleep(TICK);
+                attempt = mid.handshake();
+            }
+            Err(HandshakeError::Failure(e)) => {
+                debug!(%peer, error = %e, "sim: handshake failed");
+                return None;
+            }
+        }
+    };
+    endpoint.map(|e| (ws, e))
+}
+
+/// Spreads `rate` messages per second over time, carrying fractions between rounds.
+#[derive(Debug)]
+struct Pacer {
+    rate: u64,
+    last: Instant,
+    /// Accumulated credit, in messages × 1e-9.
+    credit: u128,
+}
+
+impl Pacer {
+    fn new(rate: u64) -> Pacer {
+        Pacer {
+            rate,
+            last: Instant::now(),
+            credit: 0,
+        }
+    }
+
+    /// Messages due since the previous call, at most 50 ms worth: a round that was late
+    /// (a descheduled thread, a slow client) does not turn into a large burst.
+    fn due(&mut self, now: Instant) -> u64 {
+        let dt = now.saturating_duration_since(self.last);
+        self.last = now;
+        self.credit += u128::from(self.rate) * dt.as_nanos();
+        let n = self.credit / 1_000_000_000;
+        self.credit %= 1_000_000_000;
+        let cap = (self.rate / 20).max(1);
+        u64::try_from(n).unwrap_or(u64::MAX).min(cap)
+    }
+}
+
+enum Flow {
+    Continue,
+    End(&'static str),
+}
+
+struct Connection {
+    ws: WebSocket<TcpStream>,
+    session: Session,
+    market: Market,
+    faults: Pcg64Mcg,
+    sh: Shared,
+    /// Data frames sent on this connection (for `max_messages`).
+    sent: u64,
+    pacer: Pacer,
+    pings: VecDeque<Bytes>,
+    next_ping: Option<Instant>,
+    /// The last write or flush would have blocked: the client is not keeping up.
+    blocked: bool,
+    buf: String,
+}
+
+impl Connection {
+    fn new(ws: WebSocket<TcpStream>, endpoint: Endpoint, sh: Shared) -> Connection {
+        let seed = sh.cfg.seed;
+        let interval = sh.cfg.ping_interval;
+        Connection {
+            ws,
+            session: Session::new(endpoint),
+            market: Market::new(sh.specs.as_ref().clone(), seed),
+            faults: Pcg64Mcg::seed_from_u64(seed ^ FAULT_SEED_MIX),
+            pacer: Pacer::new(sh.cfg.rate),
+            sh,
+            sent: 0,
+            pings: VecDeque::new(),
+            next_ping: (!interval.is_zero()).then(|| Instant::now() + interval),
+            blocked: false,
+            buf: String::with_capacity(256),
+        }
+    }
+
+    fn run(&mut self) -> &'static str {
+        loop {
+            if self.sh.stop.load(Relaxed) {
+                // Best effort: tell the client, but never wait for it.
+                let _ = self.ws.close(None);
+                let _ = self.ws.flush();
+                return "server stopped";
+            }
+            for step in [Self::read_all, Self::ping, Self::send_data, Self::flush] {
+                if let Flow::End(why) = step(self) {
+                    return why;
+                }
+            }
+            thread::sleep(if self.idle() { IDLE_TICK } else { TICK });
+        }
+    }
+
+    /// Whether no data can be due in the next round.
+    fn idle(&self) -> bool {
+        let cfg = &self.sh.cfg;
+        !self.session.has_subscriptions()
+            || cfg.rate == 0
+            || cfg.max_messages.is_some_and(|m| self.sent >= m)
+    }
+
+    /// Reads and answers every client message already received.
+    fn read_all(&mut self) -> Flow {
+        loop {
+            let msg = match self.ws.read() {
+                Ok(m) => m,
+                Err(e) => return self.on_error(e),
+            };
+            match msg {
+                Message::Text(text) => {
+                    self.sh.counters.requests.fetch_add(1, Relaxed);
+                    let reply = self.session.handle(text.as_str(), &self.sh.specs);
+                    debug!(request = text.as_str(), reply = %reply.text, "sim: request");
+                    if reply.is_error {
+                        self.sh.counters.error_replies.fetch_add(1, Relaxed);
+                    }
+                    if let Flow::End(why) = self.write(Message::text(reply.text)) {
+                        return Flow::End(why);
+                    }
+                }
+                Message::Pong(payload) => {
+                    if let Some(i) = self.pings.iter().position(|p| *p == payload) {
+                        self.pings.remove(i);
+                        self.sh.counters.pongs.fetch_add(1, Relaxed);
+                    }
+                }
+                Message::Close(_) => {
+                    // tungstenite queued the close reply; send it and end.
+                    let _ = self.ws.flush();
+                    return Flow::End("client closed");
+                }
+                // Pings are answered by tungstenite on the next read or flush; binary
+                // frames mean nothing in this protocol.
+                Message::Ping(_) | Message::Binary(_) | Message::Frame(_) => {}
+            }
+        }
+    }
+
+    fn ping(&mut self) -> Flow {
+        let Some(at) = self.next_ping else {
+            return Flow::Continue;
+        };
+        let now = Instant::now();
+        if now < at {
+            return Flow::Continue;
+        }
+        self.next_ping = Some(now + self.sh.cfg.ping_interval);
+        let payload = Bytes::from(now_ms().to_string());
+        if self.pings.len() == MAX_OUTSTANDING_PINGS {
+            self.pings.pop_front();
+        }
+        self.pings.push_back(payload.clone());
+        self.sh.counters.pings.fetch_add(1, Relaxed);
+        self.write(Message::Ping(payload))
+    }
+
+    fn send_data(&mut self) -> Flow {
+        let due = self.pacer.due(Instant::now());
+        // Nothing is generated while there is nowhere to send it, so the sequence a client
+        // sees depends only on the seed and its subscriptions, never on timing.
+        if self.blocked || !self.session.has_subscriptions() {
+            return Flow::Continue;
+        }
+        let cfg = self.sh.cfg.clone();
+        let mut n = due;
+        if let Some(max) = cfg.max_messages {
+            n = n.min(max.saturating_sub(self.sent));
+        }
+        let ts = now_ms();
+        for _ in 0..n {
+            let frame = if cfg.malformed_rate > 0.0
+                && self.faults.random_bool(cfg.malformed_rate.clamp(0.0, 1.0))
+            {
+                let Some(stream) = self.session.random_stream(&mut self.faults) else {
+                    break;
+                };
+                let (kind, frame) = encode_malformed(
+                    &mut self.faults,
+                    &self.market,
+                    stream,
+                    ts,
+                    self.session.combined,
+                );
+                let c = &self.sh.counters;
+                c.malformed.fetch_add(1, Relaxed);
+                c.malformed_by_kind[kind.index()].fetch_add(1, Relaxed);
+                match frame {
+                    OutFrame::Text(t) => Message::text(t),
+                    OutFrame::Binary(b) => Message::binary(b),
+                }
+            } else {
+                let Some(ev) = self.market.next_event(
+                    self.session.trade_symbols(),
+                    self.session.quote_symbols(),
+                    cfg.quote_ratio,
+                ) else {
+                    break;
+                };
+                self.buf.clear();
+                let spec = &self.sh.specs[ev.symbol()];
+                encode_event(&mut self.buf, spec, &ev, ts, self.session.combined);
+                let c = &self.sh.counters;
+                match ev {
+                    super::generator::Event::Trade { .. } => c.trades.fetch_add(1, Relaxed),
+                    super::generator::Event::Quote { .. } => c.quotes.fetch_add(1, Relaxed),
+                };
+                Message::text(self.buf.as_str())
+            };
+            self.sent += 1;
+            self.sh.counters.messages.fetch_add(1, Relaxed);
+            if let Flow::End(why) = self.write(frame) {
+                return Flow::End(why);
+            }
+            if self.blocked {
+                break;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Queues a frame. If the socket would block, the frame stays buffered in tungstenite
+    /// and data generation pauses until a flush gets through.
+    fn write(&mut self, msg: Message) -> Flow {
+        match self.ws.write(msg) {
+            Ok(()) => Flow::Continue,
+            Err(WsError::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                self.blocked = true;
+                Flow::Continue
+            }
+            Err(e) => self.on_error(e),
+        }
+    }
+
+    fn flush(&mut self) -> Flow {
+        match self.ws.flush() {
+            Ok(()) => {
+                self.blocked = false;
+                Flow::Continue
+            }
+            Err(WsError::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                self.blocked = true;
+                Flow::Continue
+            }
+            Err(e) => self.on_error(e),
+        }
+    }
+
+    /// `WouldBlock` on a read means nothing more to read; anything else ends the
+    /// connection.
+    fn on_error(&mut self, e: WsError) -> Flow {
+        match e {
+            WsError::Io(e) if e.kind() == ErrorKind::WouldBlock => Flow::Continue,
+            WsError::ConnectionClosed | WsError::AlreadyClosed => Flow::End("closed"),
+            WsError::Io(e) => {
+                debug!(error = %e, "sim: connection i/o error");
+                Flow::End("i/o error")
+            }
+            WsError::Protocol(e) => {
+                debug!(error = %e, "sim: protocol error");
+                Flow::End("protocol error")
+            }
+            e => {
+                warn!(error = %e, "sim: connection error");
+                Flow::End("error")
+            }
+        }
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
