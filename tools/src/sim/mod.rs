@@ -15,8 +15,11 @@
 //!
 //! Each connection runs its own seeded [`generator::Market`]: prices are a random walk of
 //! integer ticks, trade ids run 1, 2, 3, … per symbol, and the same seed and subscriptions
-//! give the same sequence of messages on every run and every connection. Timestamps (`E`,
-//! `T`) are the wall clock at send time.
+//! give the same sequence of messages on every run and every connection (a subscription
+//! change in mid-stream changes the sequence from that point on). Malformed frames come from
+//! a second seeded generator and never consume market state, so the well-formed messages
+//! are the same with or without them. Timestamps (`E`, `T`) are the wall clock at send
+//! time.
 //!
 //! ```no_run
 //! use tickforge::sim::{SimConfig, SimServer};
