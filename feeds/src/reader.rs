@@ -370,14 +370,13 @@ impl Stage for ReaderStage {
         }
         let mut work = 0;
         // Only ask the kernel for events when no connection has data waiting.
-        if !self.feeds.iter().any(|f| f.readable && f.conn.is_some()) {
-            if self
+        if !self.feeds.iter().any(|f| f.readable && f.conn.is_some())
+            && self
                 .poll
                 .poll(&mut self.events, Some(Duration::ZERO))
                 .is_ok()
-            {
-                self.handle_events();
-            }
+        {
+            self.handle_events();
         }
         for i in 0..self.feeds.len() {
             if self.feeds[i].readable {

@@ -16,7 +16,9 @@ use tickforge_engine::ring::edge;
 use tickforge_engine::scanner::{Scanner, ScannerConfig};
 use tickforge_engine::shm::{EventWriter, LatestWriter, ShmConfig, StatsLayout, StatsWriter};
 use tickforge_engine::stage::{Stage, StageCounters, StageThread};
-use tickforge_engine::stages::{AggregatorStage, PublisherOutput, PublisherStage, ScannerStage};
+use tickforge_engine::stages::{
+    AggregatorStage, EventTap, PublisherOutput, PublisherStage, ScannerStage,
+};
 use tickforge_engine::symbol::{venue, SymbolTable};
 use tickforge_engine::throttle::QuoteThrottle;
 use tickforge_engine::wait::ThreadWake;
@@ -50,7 +52,7 @@ pub struct Engine {
 #[derive(Default)]
 pub struct StartOptions {
     /// Receives every event the publisher writes to the ring.
-    pub tap: Option<Box<dyn FnMut(&Record) + Send>>,
+    pub tap: Option<EventTap>,
 }
 
 fn sim_config(cfg: &Config) -> SimConfig {
@@ -232,10 +234,11 @@ impl Engine {
         boxed.push((StageId::Publisher, Box::new(publisher)));
 
         // Threads, as the layout says.
-        let mut per_thread: Vec<(
+        type ThreadStages = (
             Vec<Box<dyn Stage>>,
             Vec<Vec<tickforge_engine::shm::Counter>>,
-        )> = layout
+        );
+        let mut per_thread: Vec<ThreadStages> = layout
             .threads
             .iter()
             .map(|_| (Vec::new(), Vec::new()))

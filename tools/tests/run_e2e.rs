@@ -12,7 +12,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_tickforge");
 fn wait_for(path: &Path, within: Duration) {
     let start = Instant::now();
     while !path.exists() {
-        assert!(start.elapsed() < within, "{} did not appear", path.display());
+        assert!(
+            start.elapsed() < within,
+            "{} did not appear",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -23,7 +27,11 @@ fn stat_json(dir: &Path) -> serde_json::Value {
         .arg(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "stat failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stat failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -52,7 +60,15 @@ fn run_tail_and_stat_across_processes() {
     wait_for(&dir.path().join("e2e.events"), Duration::from_secs(20));
 
     let tail = Command::new(BIN)
-        .args(["tail", "--json", "--name", "e2e", "--duration", "4.5", "--shm-dir"])
+        .args([
+            "tail",
+            "--json",
+            "--name",
+            "e2e",
+            "--duration",
+            "4.5",
+            "--shm-dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -66,12 +82,22 @@ fn run_tail_and_stat_across_processes() {
     let tail = tail.wait_with_output().unwrap();
     let run = run.wait_with_output().unwrap();
     let run_out = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "run failed: {run_out}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "run failed: {run_out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 
     // Status lines, then a summary with latency percentiles.
     assert!(run_out.contains("layout:"), "{run_out}");
-    assert!(run_out.lines().filter(|l| l.contains("msg/s")).count() >= 3, "{run_out}");
-    assert!(run_out.contains("summary") && run_out.contains("p99"), "{run_out}");
+    assert!(
+        run_out.lines().filter(|l| l.contains("msg/s")).count() >= 3,
+        "{run_out}"
+    );
+    assert!(
+        run_out.contains("summary") && run_out.contains("p99"),
+        "{run_out}"
+    );
 
     // Counters move between two reads by another process.
     let frames = |v: &serde_json::Value| v["reader.frames"].as_u64().unwrap();
@@ -88,16 +114,25 @@ fn run_tail_and_stat_across_processes() {
         .collect();
     assert!(lines.len() > 1000, "only {} events tailed", lines.len());
     for kind in ["trade", "quote", "bar", "signal"] {
-        assert!(lines.iter().any(|l| l["kind"] == kind), "no {kind} event tailed");
+        assert!(
+            lines.iter().any(|l| l["kind"] == kind),
+            "no {kind} event tailed"
+        );
     }
     let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "sequence gap in tail output");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "sequence gap in tail output"
+    );
     let tail_err = String::from_utf8_lossy(&tail.stderr);
     assert!(tail_err.contains(" 0 lost"), "{tail_err}");
 
     // Owner-only files.
     for ext in ["events", "latest", "stats"] {
-        let mode = std::fs::metadata(dir.path().join(format!("e2e.{ext}"))).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(format!("e2e.{ext}")))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "e2e.{ext}");
     }
 }

@@ -6,7 +6,7 @@ mod publish;
 mod scan;
 
 pub use aggregate::AggregatorStage;
-pub use publish::{PublisherOutput, PublisherStage};
+pub use publish::{EventTap, PublisherOutput, PublisherStage};
 pub use scan::ScannerStage;
 
 use std::collections::VecDeque;

@@ -17,6 +17,9 @@ use crate::throttle::QuoteThrottle;
 
 use super::BUDGET;
 
+/// A callback that receives every event written to the ring (exports, tests).
+pub type EventTap = Box<dyn FnMut(&Record) + Send>;
+
 /// Where the publisher writes.
 pub struct PublisherOutput {
     /// `NAME.events`.
@@ -61,7 +64,7 @@ pub struct PublisherStage {
     out: PublisherOutput,
     throttle: QuoteThrottle,
     priority: Vec<bool>,
-    tap: Option<Box<dyn FnMut(&Record) + Send>>,
+    tap: Option<EventTap>,
     recv_times: Vec<i64>,
     latency: Histogram<u64>,
     recent: Histogram<u64>,
@@ -104,7 +107,7 @@ impl PublisherStage {
     }
 
     /// Also hands every event written to the ring to `tap` (exports, tests).
-    pub fn with_tap(mut self, tap: Box<dyn FnMut(&Record) + Send>) -> Self {
+    pub fn with_tap(mut self, tap: EventTap) -> Self {
         self.tap = Some(tap);
         self
     }
