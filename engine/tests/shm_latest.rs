@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -312,12 +312,15 @@ fn readers_never_see_a_torn_cell() {
     let d = dir.path().to_path_buf();
     let mut w = LatestWriter::create(&ShmConfig::new(&d, "hammer"), &table(), &[60]).unwrap();
     let done = Arc::new(AtomicBool::new(false));
-    let total = 200_000u64;
+    let total = Arc::new(AtomicU64::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let (d, done) = (d.clone(), done.clone());
+            let (d, done, total) = (d.clone(), done.clone(), total.clone());
+            let started = started.clone();
             std::thread::spawn(move || {
                 let r = LatestReader::open(&d, "hammer").unwrap();
+                started.fetch_add(1, Ordering::Release);
                 let deadline = Instant::now() + TIMEOUT;
                 let (mut ok, mut busy, mut last) = (0u64, 0u64, 0u64);
                 loop {
@@ -340,17 +343,30 @@ fn readers_never_see_a_torn_cell() {
                         break;
                     }
                 }
+                let total = total.load(Ordering::Relaxed);
                 assert_eq!(last, total, "the read after the writer finished");
                 (ok, busy)
             })
         })
         .collect();
-    for c in 1..=total {
+    let deadline = Instant::now() + TIMEOUT;
+    while started.load(Ordering::Acquire) < 2 {
+        assert!(Instant::now() < deadline, "readers did not start");
+        std::thread::yield_now();
+    }
+    // At least 200k writes and at least 150 ms of them, so an optimized build overlaps
+    // with the readers too.
+    let began = Instant::now();
+    let mut c = 0;
+    while c < 200_000 || began.elapsed() < Duration::from_millis(150) {
+        assert!(Instant::now() < deadline, "writer timed out");
+        c += 1;
         w.set_trade(0, &uniform(c));
         if c % 4096 == 0 {
             std::thread::yield_now();
         }
     }
+    total.store(c, Ordering::Relaxed);
     done.store(true, Ordering::Release);
     for r in readers {
         let (ok, busy) = r.join().unwrap();

@@ -44,7 +44,7 @@ const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
 const BACKOFF_FACTOR: f64 = 1.5;
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Frames read per connection per poll before giving other stages a turn.
-const READ_BUDGET: usize = 64;
+const READ_BUDGET: usize = 1;
 
 /// Counters of the reader.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -99,8 +99,9 @@ pub(crate) fn words_to_record(words: &[u64; RECORD_WORDS]) -> Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
     use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn words_round_trip() {
@@ -131,9 +132,15 @@ mod tests {
     fn readers_never_see_a_torn_cell() {
         let cell: Arc<Vec<AtomicU64>> = Arc::new((0..9).map(|_| AtomicU64::new(0)).collect());
         let done = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicUsize::new(0));
         let writer = {
-            let (cell, done) = (cell.clone(), done.clone());
+            let (cell, done, started) = (cell.clone(), done.clone(), started.clone());
             std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while started.load(Ordering::Acquire) < 2 {
+                    assert!(Instant::now() < deadline, "readers did not start");
+                    std::thread::yield_now();
+                }
                 for c in 1..=200_000u64 {
                     write(&cell[0], &cell[1..], &[c; 8]);
                 }
@@ -142,9 +149,10 @@ mod tests {
         };
         let readers: Vec<_> = (0..2)
             .map(|_| {
-                let (cell, done) = (cell.clone(), done.clone());
+                let (cell, done, started) = (cell.clone(), done.clone(), started.clone());
                 std::thread::spawn(move || {
                     let ro = RoWord::from_atomics(&cell);
+                    started.fetch_add(1, Ordering::Release);
                     let (mut ok, mut last) = (0u64, 0u64);
                     let mut dst = [0u64; 8];
                     loop {
