@@ -6,21 +6,43 @@
 use crate::record::{BarRecord, Kind, SignalKind, SignalRecord};
 use crate::window::BarWindow;
 
+/// Signal parameters of one timeframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalParams {
+    /// `breakout`: bars whose highest high / lowest low the close must beat; 0 disables.
+    pub breakout_lookback: usize,
+}
+
+impl Default for SignalParams {
+    fn default() -> Self {
+        SignalParams {
+            breakout_lookback: 20,
+        }
+    }
+}
+
 /// Scanner settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScannerConfig {
     /// Closed bars kept per symbol and timeframe.
     pub window: usize,
-    /// `breakout`: bars whose highest high / lowest low the close must beat; 0 disables.
-    pub breakout_lookback: usize,
+    /// Signal parameters by timeframe index; timeframes past the end use the default.
+    pub params: Vec<SignalParams>,
 }
 
 impl Default for ScannerConfig {
     fn default() -> Self {
         ScannerConfig {
             window: 200,
-            breakout_lookback: 20,
+            params: Vec::new(),
         }
+    }
+}
+
+impl ScannerConfig {
+    /// The parameters of timeframe index `tf`.
+    pub fn params(&self, tf: usize) -> SignalParams {
+        self.params.get(tf).copied().unwrap_or_default()
     }
 }
 
@@ -35,7 +57,11 @@ pub struct Scanner {
 impl Scanner {
     /// A scanner for `symbols` symbols and `timeframes` timeframes.
     pub fn new(cfg: ScannerConfig, symbols: usize, timeframes: usize) -> Self {
-        let window = cfg.window.max(cfg.breakout_lookback);
+        let longest = (0..timeframes)
+            .map(|t| cfg.params(t).breakout_lookback)
+            .max()
+            .unwrap_or(0);
+        let window = cfg.window.max(longest);
         Scanner {
             ntf: timeframes,
             windows: vec![BarWindow::new(window); symbols * timeframes],
@@ -60,7 +86,8 @@ impl Scanner {
         let Some(w) = self.windows.get_mut(idx) else {
             return;
         };
-        if let Some(sig) = breakout(w, bar, self.cfg.breakout_lookback) {
+        let params = self.cfg.params(bar.tf as usize);
+        if let Some(sig) = breakout(w, bar, params.breakout_lookback) {
             self.signals += 1;
             out(sig);
         }
@@ -141,7 +168,9 @@ mod tests {
         let mut s = Scanner::new(
             ScannerConfig {
                 window: 200,
-                breakout_lookback: 3,
+                params: vec![SignalParams {
+                    breakout_lookback: 3,
+                }],
             },
             1,
             1,
@@ -171,7 +200,9 @@ mod tests {
         let mut s = Scanner::new(
             ScannerConfig {
                 window: 5,
-                breakout_lookback: 2,
+                params: vec![SignalParams {
+                    breakout_lookback: 2,
+                }],
             },
             2,
             2,

@@ -82,6 +82,22 @@ impl ParserStage {
     }
 }
 
+/// The part of a venue's error message worth keeping in a 32-byte status reason: the
+/// quoted subject when there is one (`unknown stream 'nopeusdt@trade'` → `nopeusdt@trade`),
+/// else the message itself. The full message goes to the log.
+fn error_subject(message: &str) -> &str {
+    for q in ['\'', '"'] {
+        if let Some(start) = message.find(q) {
+            if let Some(len) = message[start + 1..].find(q) {
+                if len > 0 {
+                    return &message[start + 1..start + 1 + len];
+                }
+            }
+        }
+    }
+    message
+}
+
 fn status_record(
     venue: u8,
     feed: u32,
@@ -151,7 +167,7 @@ impl Stage for ParserStage {
                                             FeedState::VenueError,
                                             ts,
                                             *code,
-                                            message,
+                                            error_subject(message),
                                         ))
                                     }
                                     ControlEvent::ServerShutdown { .. } => Some(status_record(
@@ -234,5 +250,21 @@ impl Stage for ParserStage {
         out("conflated_quotes", p.conflated_quotes);
         out("sampled_quotes", p.sampled_quotes);
         out("pressure_episodes", p.pressure_episodes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_subject;
+
+    #[test]
+    fn error_subjects_keep_the_quoted_name() {
+        assert_eq!(
+            error_subject("Invalid request: unknown stream 'nopeusdt@trade'"),
+            "nopeusdt@trade"
+        );
+        assert_eq!(error_subject("Unknown symbol \"FOO\" given"), "FOO");
+        assert_eq!(error_subject("Too many requests"), "Too many requests");
+        assert_eq!(error_subject("odd ' quote"), "odd ' quote");
     }
 }

@@ -1,11 +1,13 @@
 //! The TOML configuration of `tickforge run`, with the embedded default: the built-in
 //! simulator on loopback.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use tickforge_engine::backpressure::{FullPolicy, PressureConfig};
 use tickforge_engine::layout::LayoutConfig;
+use tickforge_engine::scanner::SignalParams;
 use tickforge_engine::throttle::ThrottleConfig;
 use tickforge_engine::timeframe::Timeframe;
 
@@ -66,19 +68,57 @@ impl Default for EngineSection {
     }
 }
 
-/// `[signals]`.
+/// `[signals]`: parameters for every timeframe, and overrides per timeframe.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignalsSection {
     /// `breakout` lookback in bars (0 disables).
     pub breakout_lookback: usize,
+    /// `[signals.per_timeframe.1s]` and so on: overrides for one timeframe.
+    pub per_timeframe: BTreeMap<String, SignalOverrides>,
+}
+
+/// Signal parameters that one timeframe overrides.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalOverrides {
+    /// `breakout` lookback in bars (0 disables).
+    pub breakout_lookback: Option<usize>,
 }
 
 impl Default for SignalsSection {
     fn default() -> Self {
         SignalsSection {
             breakout_lookback: 20,
+            per_timeframe: BTreeMap::new(),
         }
+    }
+}
+
+impl SignalsSection {
+    /// The parameters of each timeframe, in timeframe-index order.
+    pub fn params(&self, timeframes: &[Timeframe]) -> anyhow::Result<Vec<SignalParams>> {
+        for key in self.per_timeframe.keys() {
+            let tf: Timeframe = key.parse()?;
+            anyhow::ensure!(
+                timeframes.contains(&tf),
+                "signals.per_timeframe.{key}: {tf} is not in engine.timeframes"
+            );
+        }
+        Ok(timeframes
+            .iter()
+            .map(|tf| {
+                let o = self
+                    .per_timeframe
+                    .iter()
+                    .find(|(k, _)| k.parse::<Timeframe>().ok() == Some(*tf))
+                    .map(|(_, o)| o.clone())
+                    .unwrap_or_default();
+                SignalParams {
+                    breakout_lookback: o.breakout_lookback.unwrap_or(self.breakout_lookback),
+                }
+            })
+            .collect())
     }
 }
 
@@ -122,11 +162,17 @@ pub struct SimSection {
     pub seed: u64,
     /// Fraction of frames replaced by malformed ones.
     pub malformed_rate: f64,
+    /// Stop sending data after this many messages per connection.
+    pub max_messages: Option<u64>,
+    /// Interval between the simulator's WebSocket pings, ms (Binance: 20 s).
+    pub ping_interval_ms: u64,
 }
 
 impl Default for SimSection {
     fn default() -> Self {
         SimSection {
+            max_messages: None,
+            ping_interval_ms: 20_000,
             symbols: Vec::new(),
             rate: 2000,
             quote_ratio: 0.5,
@@ -180,10 +226,19 @@ impl Default for FeedSection {
 }
 
 impl Default for Config {
+    /// The embedded default: the built-in simulator. Its 1 s bars use a breakout lookback
+    /// of 5 so that a new user sees signals within seconds; every other timeframe keeps 20.
     fn default() -> Self {
+        let mut signals = SignalsSection::default();
+        signals.per_timeframe.insert(
+            "1s".into(),
+            SignalOverrides {
+                breakout_lookback: Some(5),
+            },
+        );
         Config {
             engine: EngineSection::default(),
-            signals: SignalsSection::default(),
+            signals,
             layout: LayoutConfig::default(),
             backpressure: BackpressureSection::default(),
             throttle: ThrottleConfig::default(),
@@ -213,6 +268,7 @@ impl Config {
             "at most {} timeframes",
             tickforge_engine::timeframe::MAX_TIMEFRAMES
         );
+        self.signals.params(&self.engine.timeframes)?;
         anyhow::ensure!(
             self.backpressure.ring_capacity >= 16,
             "backpressure.ring_capacity must be at least 16"
@@ -264,6 +320,11 @@ mod tests {
         assert!(Config::from_toml("[engine]\nnmae = \"x\"").is_err());
         assert!(Config::from_toml("[engine]\ntimeframes = [\"7x\"]").is_err());
         assert!(Config::from_toml("[[feeds]]\nvenue = \"nowhere\"").is_err());
+        assert!(Config::from_toml("[signals.per_timeframe.1h]\nbreakout_lookback = 3").is_err());
+        let cfg = Config::from_toml("[signals.per_timeframe.1m]\nbreakout_lookback = 3").unwrap();
+        let params = cfg.signals.params(&cfg.engine.timeframes).unwrap();
+        let lookbacks: Vec<usize> = params.iter().map(|p| p.breakout_lookback).collect();
+        assert_eq!(lookbacks, vec![20, 3, 20]);
         let cfg = Config::from_toml("[layout]\nmode = \"split\"\nwait = \"spin_yield\"").unwrap();
         assert_eq!(cfg.layout.mode, tickforge_engine::layout::LayoutMode::Split);
     }

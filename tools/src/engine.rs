@@ -66,6 +66,8 @@ fn sim_config(cfg: &Config) -> SimConfig {
     }
     sim.quote_ratio = cfg.sim.quote_ratio;
     sim.malformed_rate = cfg.sim.malformed_rate;
+    sim.max_messages = cfg.sim.max_messages;
+    sim.ping_interval = Duration::from_millis(cfg.sim.ping_interval_ms);
     sim
 }
 
@@ -180,7 +182,7 @@ impl Engine {
         );
         let scanner_cfg = ScannerConfig {
             window: cfg.engine.window,
-            breakout_lookback: cfg.signals.breakout_lookback,
+            params: cfg.signals.params(&cfg.engine.timeframes)?,
         };
         let scanner = ScannerStage::new(
             bars_rx,
