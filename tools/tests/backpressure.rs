@@ -114,3 +114,59 @@ fn drop_policy_counts_every_dropped_trade_and_flags_its_bars() {
         assert!(ids.windows(2).all(|w| w[1] > w[0]));
     }
 }
+
+#[test]
+fn throttled_quotes_are_counted_and_latest_stays_current() {
+    use tickforge_engine::shm::LatestReader;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.engine.name = "throttle".into();
+    cfg.engine.shm_dir = dir.path().to_path_buf();
+    cfg.sim.rate = 20_000;
+    cfg.sim.quote_ratio = 0.9;
+    cfg.sim.malformed_rate = 0.0;
+    cfg.sim.max_messages = Some(4000);
+    cfg.sim.symbols = vec!["BTCUSDT".into(), "ETHUSDT".into()];
+    cfg.feeds[0].priority = vec!["BTCUSDT".into()];
+    cfg.throttle.enabled = true;
+    cfg.throttle.min_interval_ms = 50;
+    cfg.throttle.min_change = 0.01;
+    let published = Arc::new(Mutex::new(BTreeMap::<u32, Vec<i64>>::new()));
+    let p2 = published.clone();
+    let tap = Box::new(move |r: &tickforge_engine::record::Record| {
+        if let Some(RecordView::Quote(q)) = r.view() {
+            p2.lock().unwrap().entry(q.symbol).or_default().push(q.bid);
+        }
+    });
+    let engine = Engine::start(&cfg, StartOptions { tap: Some(tap) }).unwrap();
+    let stats = StatsReader::open(dir.path(), "throttle").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stats.counter("parser.quotes").unwrap_or(0) < engine.sim.as_ref().unwrap().stats().quotes
+        || engine.sim.as_ref().unwrap().stats().messages < 4000
+    {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = engine.sim.as_ref().unwrap().stats().quotes;
+    engine.request_stop();
+    engine.join().unwrap();
+    let throttled = stats.counter("publisher.quotes_throttled").unwrap();
+    let published = published.lock().unwrap();
+    let count = |s: u32| published.get(&s).map_or(0, |v| v.len() as u64);
+    assert!(throttled > 0);
+    assert_eq!(
+        count(0) + count(1) + throttled,
+        sent,
+        "every quote published or counted"
+    );
+    // The priority symbol is exempt; the other is held to roughly one per 50 ms.
+    assert!(
+        count(0) > count(1) * 5,
+        "priority {} vs throttled {}",
+        count(0),
+        count(1)
+    );
+    // NAME.latest always has the newest quote of the throttled symbol.
+    let latest = LatestReader::open(dir.path(), "throttle").unwrap();
+    assert!(latest.quote(1).is_some());
+}
