@@ -751,46 +751,27 @@ impl Record {
     }
 }
 
-impl From<TradeRecord> for Record {
-    fn from(r: TradeRecord) -> Self {
-        Record::from_pod(&r)
-    }
+/// `From<T> for Record` for each record type.
+macro_rules! into_record {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Record {
+            fn from(r: $t) -> Self {
+                Record::from_pod(&r)
+            }
+        }
+    )*};
 }
-impl From<QuoteRecord> for Record {
-    fn from(r: QuoteRecord) -> Self {
-        Record::from_pod(&r)
-    }
-}
-impl From<BarRecord> for Record {
-    fn from(r: BarRecord) -> Self {
-        Record::from_pod(&r)
-    }
-}
-impl From<SignalRecord> for Record {
-    fn from(r: SignalRecord) -> Self {
-        Record::from_pod(&r)
-    }
-}
-impl From<FeedStatusRecord> for Record {
-    fn from(r: FeedStatusRecord) -> Self {
-        Record::from_pod(&r)
-    }
-}
-impl From<ClockRecord> for Record {
-    fn from(r: ClockRecord) -> Self {
-        Record::from_pod(&r)
-    }
-}
-impl From<DropNoticeRecord> for Record {
-    fn from(r: DropNoticeRecord) -> Self {
-        Record::from_pod(&r)
-    }
-}
-impl From<EndRecord> for Record {
-    fn from(r: EndRecord) -> Self {
-        Record::from_pod(&r)
-    }
-}
+
+into_record!(
+    TradeRecord,
+    QuoteRecord,
+    BarRecord,
+    SignalRecord,
+    FeedStatusRecord,
+    ClockRecord,
+    DropNoticeRecord,
+    EndRecord
+);
 
 #[cfg(test)]
 mod tests {

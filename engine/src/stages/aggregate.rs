@@ -5,7 +5,7 @@ use crate::record::{BarRecord, FeedState, Record, RecordView};
 use crate::ring::{Inbox, Outbox};
 use crate::stage::Stage;
 
-use super::{Backlogged, BUDGET};
+use super::Backlogged;
 
 /// Runs a [`BarAggregator`] between two rings.
 ///
@@ -18,7 +18,6 @@ pub struct AggregatorStage {
     out: Backlogged,
     agg: BarAggregator,
     symbol_feed: Vec<u32>,
-    closed: Vec<BarRecord>,
     updated: Vec<BarRecord>,
     done: bool,
 }
@@ -36,7 +35,6 @@ impl AggregatorStage {
             out: Backlogged::new(out),
             agg,
             symbol_feed,
-            closed: Vec::new(),
             updated: Vec::new(),
             done: false,
         }
@@ -46,56 +44,48 @@ impl AggregatorStage {
     pub fn counters(&self) -> AggregatorCounters {
         self.agg.counters()
     }
+}
 
-    fn emit_closed(&mut self) {
-        for b in self.closed.drain(..) {
-            self.out.push(Record::from(b));
+/// Handles one record; bars go straight out, the trade's updated bars after the trade.
+fn handle(
+    agg: &mut BarAggregator,
+    symbol_feed: &[u32],
+    updated: &mut Vec<BarRecord>,
+    rec: Record,
+    out: &mut Backlogged,
+    done: &mut bool,
+) {
+    let Some(view) = rec.view() else { return };
+    match view {
+        RecordView::Trade(t) => {
+            agg.on_trade(&t, &mut |b| out.push(Record::from(b)), &mut |b| {
+                updated.push(b)
+            });
+            out.push(rec);
+            for b in updated.drain(..) {
+                out.push(Record::from(b));
+            }
         }
-    }
-
-    fn handle(&mut self, rec: Record) {
-        let Some(view) = rec.view() else { return };
-        match view {
-            RecordView::Trade(t) => {
-                let (closed, updated) = (&mut self.closed, &mut self.updated);
-                self.agg
-                    .on_trade(&t, &mut |b| closed.push(b), &mut |b| updated.push(b));
-                self.emit_closed();
-                self.out.push(rec);
-                for b in self.updated.drain(..) {
-                    self.out.push(Record::from(b));
-                }
+        RecordView::Quote(q) => {
+            if let Some(&feed) = symbol_feed.get(q.symbol as usize) {
+                agg.on_clock(feed, q.recv_ts, &mut |b| out.push(Record::from(b)));
             }
-            RecordView::Quote(q) => {
-                if let Some(&feed) = self.symbol_feed.get(q.symbol as usize) {
-                    let closed = &mut self.closed;
-                    self.agg.on_clock(feed, q.recv_ts, &mut |b| closed.push(b));
-                    self.emit_closed();
-                }
-                self.out.push(rec);
-            }
-            RecordView::Clock(c) => {
-                let closed = &mut self.closed;
-                self.agg
-                    .on_clock(c.feed, c.recv_ts, &mut |b| closed.push(b));
-                self.emit_closed();
-            }
-            RecordView::DropNotice(d) => self.agg.on_drops(d.symbol, d.min_ts, d.max_ts),
-            RecordView::FeedStatus(s) => {
-                if let Some(state) = FeedState::from_u16(s.state) {
-                    self.agg.on_feed_state(s.feed, state);
-                }
-                self.out.push(rec);
-            }
-            RecordView::End(_) => {
-                let closed = &mut self.closed;
-                self.agg.finish(&mut |b| closed.push(b));
-                self.emit_closed();
-                self.out.push(rec);
-                self.done = true;
-            }
-            RecordView::Bar(_) | RecordView::Signal(_) => self.out.push(rec),
+            out.push(rec);
         }
+        RecordView::Clock(c) => agg.on_clock(c.feed, c.recv_ts, &mut |b| out.push(Record::from(b))),
+        RecordView::DropNotice(d) => agg.on_drops(d.symbol, d.min_ts, d.max_ts),
+        RecordView::FeedStatus(s) => {
+            if let Some(state) = FeedState::from_u16(s.state) {
+                agg.on_feed_state(s.feed, state);
+            }
+            out.push(rec);
+        }
+        RecordView::End(_) => {
+            agg.finish(&mut |b| out.push(Record::from(b)));
+            out.push(rec);
+            *done = true;
+        }
+        RecordView::Bar(_) | RecordView::Signal(_) => out.push(rec),
     }
 }
 
@@ -105,17 +95,11 @@ impl Stage for AggregatorStage {
     }
 
     fn poll(&mut self) -> usize {
-        let mut work = 0;
-        while work < BUDGET && !self.done && self.out.flush() {
-            let Ok(rec) = self.input.pop() else { break };
-            self.handle(rec);
-            work += 1;
-        }
-        if work == 0 && !self.out.is_empty() && self.out.flush() {
-            work = 1;
-        }
-        self.out.notify();
-        work
+        let (agg, symbol_feed, updated) = (&mut self.agg, &self.symbol_feed, &mut self.updated);
+        self.out
+            .pump(&mut self.input, &mut self.done, |rec, out, done| {
+                handle(agg, symbol_feed, updated, rec, out, done)
+            })
     }
 
     fn is_done(&self) -> bool {

@@ -12,7 +12,7 @@ pub use scan::ScannerStage;
 use std::collections::VecDeque;
 
 use crate::record::Record;
-use crate::ring::Outbox;
+use crate::ring::{Inbox, Outbox};
 
 /// Records processed per poll before giving other stages a turn.
 pub(crate) const BUDGET: usize = 512;
@@ -56,5 +56,26 @@ impl Backlogged {
 
     pub(crate) fn notify(&mut self) {
         self.out.notify();
+    }
+
+    /// One poll of a pass-through stage: hands up to [`BUDGET`] records from `input` to
+    /// `handle` while the output keeps up, then wakes the consumer. Returns the work done.
+    pub(crate) fn pump(
+        &mut self,
+        input: &mut Inbox<Record>,
+        done: &mut bool,
+        mut handle: impl FnMut(Record, &mut Backlogged, &mut bool),
+    ) -> usize {
+        let mut work = 0;
+        while work < BUDGET && !*done && self.flush() {
+            let Ok(rec) = input.pop() else { break };
+            handle(rec, self, done);
+            work += 1;
+        }
+        if work == 0 && !self.is_empty() && self.flush() {
+            work = 1;
+        }
+        self.notify();
+        work
     }
 }

@@ -5,7 +5,7 @@ use crate::ring::{Inbox, Outbox};
 use crate::scanner::Scanner;
 use crate::stage::Stage;
 
-use super::{Backlogged, BUDGET};
+use super::Backlogged;
 
 /// Runs a [`Scanner`] between two rings: each closed bar passes on, followed by the
 /// signals found on it.
@@ -39,25 +39,18 @@ impl Stage for ScannerStage {
     }
 
     fn poll(&mut self) -> usize {
-        let mut work = 0;
-        while work < BUDGET && !self.done && self.out.flush() {
-            let Ok(rec) = self.input.pop() else { break };
-            self.out.push(rec);
-            match rec.view() {
-                Some(RecordView::Bar(b)) if b.flags & bar_flags::CLOSED != 0 => {
-                    let out = &mut self.out;
-                    self.scanner.on_bar(&b, &mut |s| out.push(Record::from(s)));
+        let scanner = &mut self.scanner;
+        self.out
+            .pump(&mut self.input, &mut self.done, |rec, out, done| {
+                out.push(rec);
+                match rec.view() {
+                    Some(RecordView::Bar(b)) if b.flags & bar_flags::CLOSED != 0 => {
+                        scanner.on_bar(&b, &mut |s| out.push(Record::from(s)));
+                    }
+                    Some(RecordView::End(_)) => *done = true,
+                    _ => {}
                 }
-                Some(RecordView::End(_)) => self.done = true,
-                _ => {}
-            }
-            work += 1;
-        }
-        if work == 0 && !self.out.is_empty() && self.out.flush() {
-            work = 1;
-        }
-        self.out.notify();
-        work
+            })
     }
 
     fn is_done(&self) -> bool {
