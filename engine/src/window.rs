@@ -45,18 +45,18 @@ impl BarWindow {
     }
 
     /// The bar `back` places before the newest (`back = 0` is the newest).
-    pub fn back(&self, back: usize) -> Option<&BarRecord> {
+    pub fn back(&self, back: usize) -> Option<BarRecord> {
         let n = self.bars.len();
         if back >= n {
             return None;
         }
-        Some(&self.bars[(self.head + n - 1 - back) % n])
+        Some(self.bars[(self.head + n - 1 - back) % n])
     }
 
     /// Bars from oldest to newest.
-    pub fn iter(&self) -> impl Iterator<Item = &BarRecord> {
+    pub fn iter(&self) -> impl Iterator<Item = BarRecord> + '_ {
         let (newer, older) = self.bars.split_at(self.head);
-        older.iter().chain(newer.iter())
+        older.iter().chain(newer.iter()).copied()
     }
 }
 
