@@ -30,6 +30,9 @@ pub struct AggregatorConfig {
     pub timeframes: Vec<Timeframe>,
     /// Watermark grace, ns.
     pub grace_ns: i64,
+    /// Emit a flat bar flagged `empty` (at the previous close, no volume) for each interval
+    /// without a trade, once the symbol has traded.
+    pub emit_empty: bool,
 }
 
 impl Default for AggregatorConfig {
@@ -40,6 +43,7 @@ impl Default for AggregatorConfig {
                 .map(|t| t.parse().expect("valid"))
                 .collect(),
             grace_ns: 250_000_000,
+            emit_empty: false,
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct AggregatorCounters {
     pub bars_closed: u64,
     /// Trade-id gaps seen.
     pub gaps: u64,
+    /// Empty bars emitted (when configured).
+    pub empty_bars: u64,
 }
 
 /// Most bars one symbol and timeframe can have open at once.
@@ -97,6 +103,17 @@ pub struct BarAggregator {
     /// Per (feed, timeframe): open-time buckets of symbols with an open bar, sorted.
     buckets: Vec<VecDeque<Bucket>>,
     pool: Vec<Vec<u32>>,
+    /// Symbols with a drop range, so advancing never scans every symbol.
+    drop_active: Vec<u32>,
+    /// Emit flat bars for intervals without trades.
+    emit_empty: bool,
+    /// Per feed, its symbols in id order.
+    feed_symbols: Vec<Vec<u32>>,
+    /// Per (feed, timeframe): every interval ending at or before this has been closed.
+    closed_upto: Vec<i64>,
+    /// Per (symbol, timeframe): close of the last closed bar and its end.
+    last_close: Vec<i64>,
+    last_end: Vec<i64>,
     counters: AggregatorCounters,
 }
 
@@ -139,6 +156,14 @@ impl BarAggregator {
             drop_range: vec![None; n_sym],
             buckets: (0..n_feeds * ntf).map(|_| VecDeque::new()).collect(),
             pool: Vec::new(),
+            drop_active: Vec::new(),
+            emit_empty: cfg.emit_empty,
+            feed_symbols: (0..n_feeds as u32)
+                .map(|f| (0..n_sym as u32).filter(|&s| symbol_feed[s as usize] == f).collect())
+                .collect(),
+            closed_upto: vec![i64::MIN; n_feeds * ntf],
+            last_close: vec![0; n_sym * ntf],
+            last_end: vec![i64::MIN; n_sym * ntf],
             symbol_feed,
             counters: AggregatorCounters::default(),
         }
@@ -332,6 +357,9 @@ impl BarAggregator {
             Some((lo, hi)) => (lo.min(min_ts), hi.max(max_ts)),
             None => (min_ts, max_ts),
         };
+        if self.drop_range[sym].is_none() {
+            self.drop_active.push(symbol);
+        }
         self.drop_range[sym] = Some(range);
         for (i, tf) in self.tfs.iter().enumerate() {
             let base = (sym * self.tfs.len() + i) * self.slots_per;
@@ -376,10 +404,18 @@ impl BarAggregator {
     }
 
     /// Closes every open bar of every feed (end of a finite input), in time order per
-    /// timeframe.
+    /// timeframe. With empty bars on, intervals up to the last traded one are filled.
     pub fn finish(&mut self, closed: &mut impl FnMut(BarRecord)) {
-        for feed in 0..self.feeds.len() as u32 {
-            self.advance(feed, i64::MAX, closed);
+        let ntf = self.tfs.len();
+        for fi in 0..self.feeds.len() {
+            for i in 0..ntf {
+                let b = fi * ntf + i;
+                if let Some(last) = self.buckets[b].back() {
+                    let end = last.open_ts.saturating_add(self.tfs[i].nanos());
+                    self.close_tf(fi, i, end, closed);
+                }
+            }
+            self.feeds[fi].watermark = i64::MAX;
         }
     }
 
@@ -389,24 +425,54 @@ impl BarAggregator {
             return;
         }
         self.feeds[fi].watermark = wm;
+        for i in 0..self.tfs.len() {
+            self.close_tf(fi, i, wm, closed);
+        }
+        // Drop ranges wholly behind the watermark can no longer touch an open bar.
+        let (drop_range, symbol_feed) = (&mut self.drop_range, &self.symbol_feed);
+        self.drop_active.retain(|&s| {
+            let expired = symbol_feed[s as usize] == feed
+                && drop_range[s as usize].is_some_and(|(_, hi)| hi < wm);
+            if expired {
+                drop_range[s as usize] = None;
+            }
+            !expired
+        });
+    }
+
+    /// Closes the bars of feed `fi`, timeframe `i` that end at or before `wm`, in interval
+    /// order; with empty bars on, also fills intervals without a trade.
+    fn close_tf(&mut self, fi: usize, i: usize, wm: i64, closed: &mut impl FnMut(BarRecord)) {
         let ntf = self.tfs.len();
-        for i in 0..ntf {
-            let tf_ns = self.tfs[i].nanos();
-            let b = fi * ntf + i;
-            while self.buckets[b]
-                .front()
-                .is_some_and(|k| k.open_ts.saturating_add(tf_ns) <= wm)
-            {
+        let tf_ns = self.tfs[i].nanos();
+        let b = fi * ntf + i;
+        loop {
+            let next_bucket = self.buckets[b].front().map(|k| k.open_ts);
+            // The next interval to close: the next with a bar, or with empty bars on, the
+            // one after the last closed (once the feed has history).
+            let t = match (self.emit_empty, self.closed_upto[b], next_bucket) {
+                (true, upto, Some(k)) if upto != i64::MIN => upto.min(k),
+                (true, upto, None) if upto != i64::MIN => upto,
+                (_, _, Some(k)) => k,
+                (_, _, None) => return,
+            };
+            if t.saturating_add(tf_ns) > wm {
+                return;
+            }
+            if next_bucket == Some(t) {
                 let mut bucket = self.buckets[b].pop_front().expect("checked");
                 for &s in &bucket.symbols {
                     let base = self.slot_base(s, i);
                     if let Some(bar) = self.open[base..base + self.slots_per]
                         .iter_mut()
-                        .find(|x| x.kind != 0 && x.open_ts == bucket.open_ts)
+                        .find(|x| x.kind != 0 && x.open_ts == t)
                     {
                         let mut out = *bar;
                         out.flags |= bar_flags::CLOSED;
                         bar.kind = 0;
+                        let h = s as usize * ntf + i;
+                        self.last_close[h] = out.close;
+                        self.last_end[h] = t + tf_ns;
                         self.counters.bars_closed += 1;
                         closed(out);
                     }
@@ -414,18 +480,35 @@ impl BarAggregator {
                 bucket.symbols.clear();
                 self.pool.push(bucket.symbols);
             }
-        }
-        // Drop ranges wholly behind the watermark can no longer touch an open bar.
-        if self
-            .drop_range
-            .iter()
-            .any(|r| r.is_some_and(|(_, hi)| hi < wm))
-        {
-            for (s, r) in self.drop_range.iter_mut().enumerate() {
-                if r.is_some_and(|(_, hi)| hi < wm) && self.symbol_feed[s] == feed {
-                    *r = None;
+            if self.emit_empty {
+                for k in 0..self.feed_symbols[fi].len() {
+                    let s = self.feed_symbols[fi][k];
+                    let h = s as usize * ntf + i;
+                    let end = self.last_end[h];
+                    if end == i64::MIN || end > t {
+                        continue;
+                    }
+                    let c = self.last_close[h];
+                    self.last_end[h] = t + tf_ns;
+                    self.counters.bars_closed += 1;
+                    self.counters.empty_bars += 1;
+                    closed(BarRecord {
+                        kind: Kind::Bar as u8,
+                        tf: i as u8,
+                        flags: bar_flags::CLOSED | bar_flags::EMPTY,
+                        symbol: s,
+                        open_ts: t,
+                        open: c,
+                        high: c,
+                        low: c,
+                        close: c,
+                        volume_lo: 0,
+                        volume_hi: 0,
+                        count: 0,
+                    });
                 }
             }
+            self.closed_upto[b] = t + tf_ns;
         }
     }
 }
@@ -442,6 +525,7 @@ mod tests {
         let cfg = AggregatorConfig {
             timeframes: tfs.iter().map(|t| t.parse().unwrap()).collect(),
             grace_ns: grace,
+            emit_empty: false,
         };
         BarAggregator::new(&cfg, vec![0; symbols])
     }
@@ -598,6 +682,43 @@ mod tests {
             "a bar after recovery is clean"
         );
         assert!(out[0].flags & bar_flags::STALE != 0);
+    }
+
+    #[test]
+    fn empty_intervals_emit_flat_bars_only_when_configured() {
+        for emit_empty in [false, true] {
+            let cfg = AggregatorConfig {
+                timeframes: vec!["1s".parse().unwrap()],
+                grace_ns: 0,
+                emit_empty,
+            };
+            let mut a = BarAggregator::new(&cfg, vec![0, 0]);
+            // Symbol 0 trades at 10 s and 13 s; symbol 1 only at 12 s.
+            let mut out = feed(&mut a, &[tr(0, 10 * S, 7, 1, 0), tr(1, 12 * S, 9, 1, 0)]);
+            out.extend(feed(&mut a, &[tr(0, 13 * S, 8, 1, 0)]));
+            a.finish(&mut |b| out.push(b));
+            let got: Vec<(u32, i64, i64, bool)> = out
+                .iter()
+                .map(|b| (b.symbol, b.open_ts / S, b.close, b.flags & bar_flags::EMPTY != 0))
+                .collect();
+            if emit_empty {
+                assert_eq!(
+                    got,
+                    vec![
+                        (0, 10, 7, false),
+                        (0, 11, 7, true),
+                        (1, 12, 9, false),
+                        (0, 12, 7, true),
+                        (0, 13, 8, false),
+                        (1, 13, 9, true),
+                    ]
+                );
+                assert!(out.iter().filter(|b| b.flags & bar_flags::EMPTY != 0).all(|b| b.count == 0 && b.volume() == 0));
+                assert_eq!(a.counters().empty_bars, 3);
+            } else {
+                assert_eq!(got, vec![(0, 10, 7, false), (1, 12, 9, false), (0, 13, 8, false)]);
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod fixed;
 pub mod frame;
 pub mod layout;
+pub mod patterns;
 pub mod record;
 pub mod ring;
 pub mod scanner;

@@ -49,6 +49,8 @@ pub struct EngineSection {
     pub grace_ms: u64,
     /// Closed bars kept per symbol and timeframe.
     pub window: usize,
+    /// Emit a flat bar flagged `empty` for each interval without a trade.
+    pub emit_empty: bool,
 }
 
 impl Default for EngineSection {
@@ -64,6 +66,7 @@ impl Default for EngineSection {
                 .collect(),
             grace_ms: 250,
             window: 200,
+            emit_empty: false,
         }
     }
 }

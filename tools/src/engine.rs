@@ -173,6 +173,7 @@ impl Engine {
         let agg_cfg = AggregatorConfig {
             timeframes: cfg.engine.timeframes.clone(),
             grace_ns: cfg.engine.grace_ms as i64 * 1_000_000,
+            emit_empty: cfg.engine.emit_empty,
         };
         let aggregator = AggregatorStage::new(
             parsed_rx,

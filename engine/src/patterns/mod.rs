@@ -1,0 +1,1 @@
+//! Candlestick patterns (being written).
