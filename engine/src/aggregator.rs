@@ -159,7 +159,11 @@ impl BarAggregator {
             drop_active: Vec::new(),
             emit_empty: cfg.emit_empty,
             feed_symbols: (0..n_feeds as u32)
-                .map(|f| (0..n_sym as u32).filter(|&s| symbol_feed[s as usize] == f).collect())
+                .map(|f| {
+                    (0..n_sym as u32)
+                        .filter(|&s| symbol_feed[s as usize] == f)
+                        .collect()
+                })
                 .collect(),
             closed_upto: vec![i64::MIN; n_feeds * ntf],
             last_close: vec![0; n_sym * ntf],
@@ -699,7 +703,14 @@ mod tests {
             a.finish(&mut |b| out.push(b));
             let got: Vec<(u32, i64, i64, bool)> = out
                 .iter()
-                .map(|b| (b.symbol, b.open_ts / S, b.close, b.flags & bar_flags::EMPTY != 0))
+                .map(|b| {
+                    (
+                        b.symbol,
+                        b.open_ts / S,
+                        b.close,
+                        b.flags & bar_flags::EMPTY != 0,
+                    )
+                })
                 .collect();
             if emit_empty {
                 assert_eq!(
@@ -713,10 +724,16 @@ mod tests {
                         (1, 13, 9, true),
                     ]
                 );
-                assert!(out.iter().filter(|b| b.flags & bar_flags::EMPTY != 0).all(|b| b.count == 0 && b.volume() == 0));
+                assert!(out
+                    .iter()
+                    .filter(|b| b.flags & bar_flags::EMPTY != 0)
+                    .all(|b| b.count == 0 && b.volume() == 0));
                 assert_eq!(a.counters().empty_bars, 3);
             } else {
-                assert_eq!(got, vec![(0, 10, 7, false), (1, 12, 9, false), (0, 13, 8, false)]);
+                assert_eq!(
+                    got,
+                    vec![(0, 10, 7, false), (1, 12, 9, false), (0, 13, 8, false)]
+                );
             }
         }
     }

@@ -18,6 +18,7 @@ pub mod record;
 pub mod ring;
 pub mod scanner;
 pub mod shm;
+pub mod signals;
 pub mod stage;
 pub mod stages;
 pub mod symbol;

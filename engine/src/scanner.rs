@@ -3,23 +3,10 @@
 //! Signals are evaluated on the window *before* the new bar joins it where a definition
 //! speaks of "the previous N bars", so a bar never compares against itself.
 
-use crate::record::{BarRecord, Kind, SignalKind, SignalRecord};
+use crate::record::{bar_flags, BarRecord, SignalRecord};
+pub use crate::signals::SignalParams;
+use crate::signals::{breakout, sma_cross, vol_spike};
 use crate::window::BarWindow;
-
-/// Signal parameters of one timeframe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignalParams {
-    /// `breakout`: bars whose highest high / lowest low the close must beat; 0 disables.
-    pub breakout_lookback: usize,
-}
-
-impl Default for SignalParams {
-    fn default() -> Self {
-        SignalParams {
-            breakout_lookback: 20,
-        }
-    }
-}
 
 /// Scanner settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +45,7 @@ impl Scanner {
     /// A scanner for `symbols` symbols and `timeframes` timeframes.
     pub fn new(cfg: ScannerConfig, symbols: usize, timeframes: usize) -> Self {
         let longest = (0..timeframes)
-            .map(|t| cfg.params(t).breakout_lookback)
+            .map(|t| cfg.params(t).lookback())
             .max()
             .unwrap_or(0);
         let window = cfg.window.max(longest);
@@ -81,69 +68,37 @@ impl Scanner {
     }
 
     /// Takes a closed bar: evaluates signals against the previous bars, then adds it.
+    /// Empty bars (no trade) join the window but are not evaluated: a flat bar of a quiet
+    /// market is not a pattern.
     pub fn on_bar(&mut self, bar: &BarRecord, out: &mut impl FnMut(SignalRecord)) {
         let idx = bar.symbol as usize * self.ntf + bar.tf as usize;
         let Some(w) = self.windows.get_mut(idx) else {
             return;
         };
-        let params = self.cfg.params(bar.tf as usize);
-        if let Some(sig) = breakout(w, bar, params.breakout_lookback) {
-            self.signals += 1;
-            out(sig);
+        if bar.flags & bar_flags::EMPTY == 0 {
+            let p = self.cfg.params(bar.tf as usize);
+            let mut emit = |s: SignalRecord| {
+                self.signals += 1;
+                out(s);
+            };
+            if let Some(s) = breakout(w, bar, p.breakout_lookback) {
+                emit(s);
+            }
+            if let Some(s) = sma_cross(w, bar, p.sma_fast, p.sma_slow) {
+                emit(s);
+            }
+            if let Some(s) = vol_spike(w, bar, p.vol_lookback, p.vol_factor_milli) {
+                emit(s);
+            }
         }
         w.push(*bar);
-    }
-}
-
-fn signal(bar: &BarRecord, kind: SignalKind, direction: i8, level: i64) -> SignalRecord {
-    // Strength: relative distance of the close beyond the level, in 1e-9 units.
-    let strength = if level != 0 {
-        let rel = (i128::from(bar.close) - i128::from(level)) * 1_000_000_000 / i128::from(level);
-        rel.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-    } else {
-        0
-    };
-    SignalRecord {
-        kind: Kind::Signal as u8,
-        tf: bar.tf,
-        flags: bar.flags,
-        symbol: bar.symbol,
-        bar_open_ts: bar.open_ts,
-        signal: kind as u16,
-        direction,
-        reserved0: 0,
-        value: i32::from(direction) * 100,
-        strength,
-        level,
-        close: bar.close,
-        reserved: [0; 2],
-    }
-}
-
-/// `breakout`: the close above the highest high, or below the lowest low, of the previous
-/// `lookback` bars. Needs `lookback` previous bars.
-fn breakout(w: &BarWindow, bar: &BarRecord, lookback: usize) -> Option<SignalRecord> {
-    if lookback == 0 || w.len() < lookback {
-        return None;
-    }
-    let (mut hi, mut lo) = (i64::MIN, i64::MAX);
-    for k in 0..lookback {
-        let b = w.back(k)?;
-        hi = hi.max(b.high);
-        lo = lo.min(b.low);
-    }
-    if bar.close > hi {
-        Some(signal(bar, SignalKind::Breakout, 1, hi))
-    } else if bar.close < lo {
-        Some(signal(bar, SignalKind::Breakout, -1, lo))
-    } else {
-        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{Kind, SignalKind};
 
     fn bar(i: i64, high: i64, low: i64, close: i64) -> BarRecord {
         BarRecord {
@@ -163,50 +118,61 @@ mod tests {
         out
     }
 
+    fn only_breakout(lookback: usize) -> SignalParams {
+        SignalParams {
+            breakout_lookback: lookback,
+            sma_fast: 0,
+            vol_lookback: 0,
+            patterns: false,
+            ..SignalParams::default()
+        }
+    }
+
     #[test]
-    fn breakout_needs_the_full_lookback_and_compares_with_previous_bars_only() {
-        let mut s = Scanner::new(
-            ScannerConfig {
-                window: 200,
-                params: vec![SignalParams {
-                    breakout_lookback: 3,
-                }],
-            },
-            1,
-            1,
-        );
-        assert!(run(&mut s, bar(0, 110, 90, 100)).is_empty());
-        assert!(run(&mut s, bar(1, 120, 95, 100)).is_empty());
-        // Only 2 previous bars: no signal even though the close beats them.
-        assert!(run(&mut s, bar(2, 130, 99, 125)).is_empty());
-        // Previous 3 highs: 110, 120, 130 → 131 breaks out up.
-        let got = run(&mut s, bar(3, 131, 100, 131));
-        assert_eq!(got.len(), 1);
-        assert_eq!(
-            (got[0].direction, got[0].value, got[0].level),
-            (1, 100, 130)
-        );
-        assert_eq!(got[0].strength, 1_000_000_000 / 130);
-        // Equal to the high is not a breakout.
-        assert!(run(&mut s, bar(4, 131, 100, 131)).is_empty());
-        // Previous 3 lows: 99, 100, 100 → 98 breaks down.
-        let got = run(&mut s, bar(5, 100, 98, 98));
-        assert_eq!((got[0].direction, got[0].level), (-1, 99));
-        assert_eq!(s.signals(), 2);
+    fn parameters_are_per_timeframe() {
+        let cfg = ScannerConfig {
+            window: 200,
+            params: vec![only_breakout(2), only_breakout(3)],
+        };
+        let mut s = Scanner::new(cfg, 1, 2);
+        for tf in 0..2u8 {
+            for (i, h) in [10, 11].into_iter().enumerate() {
+                let mut b = bar(i as i64, h, 1, 5);
+                b.tf = tf;
+                assert!(run(&mut s, b).is_empty());
+            }
+            let mut b = bar(2, 20, 1, 20);
+            b.tf = tf;
+            let got = run(&mut s, b);
+            // Timeframe 0 has its 2 previous bars; timeframe 1 needs 3.
+            assert_eq!(got.len(), usize::from(tf == 0), "tf {tf}");
+            if let Some(sig) = got.first() {
+                assert_eq!(
+                    (sig.signal, sig.tf, sig.level),
+                    (SignalKind::Breakout as u16, 0, 11)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_bars_join_the_window_but_fire_nothing() {
+        let cfg = ScannerConfig {
+            window: 200,
+            params: vec![only_breakout(1)],
+        };
+        let mut s = Scanner::new(cfg, 1, 1);
+        run(&mut s, bar(0, 10, 10, 10));
+        let mut empty = bar(1, 50, 50, 50);
+        empty.flags = bar_flags::EMPTY | bar_flags::CLOSED;
+        assert!(run(&mut s, empty).is_empty());
+        assert_eq!(s.window(0, 0).unwrap().len(), 2);
+        assert_eq!(s.signals(), 0);
     }
 
     #[test]
     fn windows_are_per_symbol_and_timeframe() {
-        let mut s = Scanner::new(
-            ScannerConfig {
-                window: 5,
-                params: vec![SignalParams {
-                    breakout_lookback: 2,
-                }],
-            },
-            2,
-            2,
-        );
+        let mut s = Scanner::new(ScannerConfig::default(), 2, 2);
         let mut b = bar(0, 1, 1, 1);
         b.symbol = 1;
         b.tf = 1;

@@ -150,7 +150,10 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn run_both(steps: &[(Step, u32, i64, i64)], grace: i64) {
-    let tfs: Vec<Timeframe> = ["1s", "2s", "1m"].iter().map(|t| t.parse().unwrap()).collect();
+    let tfs: Vec<Timeframe> = ["1s", "2s", "1m"]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
     let cfg = AggregatorConfig {
         timeframes: tfs.clone(),
         grace_ns: grace,

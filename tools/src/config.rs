@@ -77,51 +77,100 @@ impl Default for EngineSection {
 pub struct SignalsSection {
     /// `breakout` lookback in bars (0 disables).
     pub breakout_lookback: usize,
+    /// `sma_cross` fast period (0 disables).
+    pub sma_fast: usize,
+    /// `sma_cross` slow period.
+    pub sma_slow: usize,
+    /// `vol_spike` lookback in bars (0 disables).
+    pub vol_lookback: usize,
+    /// `vol_spike` multiple of the mean volume (a multiple of 0.001).
+    pub vol_factor: f64,
+    /// Candlestick patterns.
+    pub patterns: bool,
     /// `[signals.per_timeframe.1s]` and so on: overrides for one timeframe.
     pub per_timeframe: BTreeMap<String, SignalOverrides>,
 }
 
-/// Signal parameters that one timeframe overrides.
+/// Signal parameters that one timeframe overrides; see [`SignalsSection`].
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignalOverrides {
-    /// `breakout` lookback in bars (0 disables).
+    /// `breakout` lookback.
     pub breakout_lookback: Option<usize>,
+    /// `sma_cross` fast period.
+    pub sma_fast: Option<usize>,
+    /// `sma_cross` slow period.
+    pub sma_slow: Option<usize>,
+    /// `vol_spike` lookback.
+    pub vol_lookback: Option<usize>,
+    /// `vol_spike` multiple.
+    pub vol_factor: Option<f64>,
+    /// Candlestick patterns.
+    pub patterns: Option<bool>,
 }
 
 impl Default for SignalsSection {
     fn default() -> Self {
+        let d = SignalParams::default();
         SignalsSection {
-            breakout_lookback: 20,
+            breakout_lookback: d.breakout_lookback,
+            sma_fast: d.sma_fast,
+            sma_slow: d.sma_slow,
+            vol_lookback: d.vol_lookback,
+            vol_factor: d.vol_factor_milli as f64 / 1000.0,
+            patterns: d.patterns,
             per_timeframe: BTreeMap::new(),
         }
     }
 }
 
+fn factor_milli(key: &str, f: f64) -> anyhow::Result<u64> {
+    let milli = (f * 1000.0).round();
+    anyhow::ensure!(
+        f > 0.0 && milli <= 1e12 && (milli / 1000.0 - f).abs() < 1e-9,
+        "{key} = {f}: use a positive multiple of 0.001"
+    );
+    Ok(milli as u64)
+}
+
 impl SignalsSection {
     /// The parameters of each timeframe, in timeframe-index order.
     pub fn params(&self, timeframes: &[Timeframe]) -> anyhow::Result<Vec<SignalParams>> {
-        for key in self.per_timeframe.keys() {
+        let mut overrides = Vec::new();
+        for (key, o) in &self.per_timeframe {
             let tf: Timeframe = key.parse()?;
             anyhow::ensure!(
                 timeframes.contains(&tf),
                 "signals.per_timeframe.{key}: {tf} is not in engine.timeframes"
             );
+            overrides.push((tf, o));
         }
-        Ok(timeframes
+        timeframes
             .iter()
             .map(|tf| {
-                let o = self
-                    .per_timeframe
+                let none = SignalOverrides::default();
+                let o = overrides
                     .iter()
-                    .find(|(k, _)| k.parse::<Timeframe>().ok() == Some(*tf))
-                    .map(|(_, o)| o.clone())
-                    .unwrap_or_default();
-                SignalParams {
+                    .find(|(t, _)| t == tf)
+                    .map_or(&none, |(_, o)| *o);
+                let p = SignalParams {
                     breakout_lookback: o.breakout_lookback.unwrap_or(self.breakout_lookback),
-                }
+                    sma_fast: o.sma_fast.unwrap_or(self.sma_fast),
+                    sma_slow: o.sma_slow.unwrap_or(self.sma_slow),
+                    vol_lookback: o.vol_lookback.unwrap_or(self.vol_lookback),
+                    vol_factor_milli: factor_milli(
+                        "vol_factor",
+                        o.vol_factor.unwrap_or(self.vol_factor),
+                    )?,
+                    patterns: o.patterns.unwrap_or(self.patterns),
+                };
+                anyhow::ensure!(
+                    p.sma_fast == 0 || p.sma_fast < p.sma_slow,
+                    "signals for {tf}: sma_fast must be below sma_slow"
+                );
+                Ok(p)
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -237,6 +286,7 @@ impl Default for Config {
             "1s".into(),
             SignalOverrides {
                 breakout_lookback: Some(5),
+                ..SignalOverrides::default()
             },
         );
         Config {
