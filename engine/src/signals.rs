@@ -50,6 +50,12 @@ impl SignalParams {
     }
 }
 
+/// The lower-case name of a signal code: `breakout`, `sma_cross`, `vol_spike`, or a
+/// candlestick pattern's `cdl_*` name.
+pub fn signal_name(code: u16) -> Option<&'static str> {
+    SignalKind::from_u16(code).map(SignalKind::name)
+}
+
 /// Relative distance of `value` beyond `level`, in 1e-9 units, clamped to i64.
 fn relative(value: i128, level: i128) -> i64 {
     if level == 0 {

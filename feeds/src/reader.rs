@@ -205,9 +205,14 @@ impl ReaderStage {
             tracing::info!(feed = f.spec.id, reason = %err, "feed ended");
         }
         let ended = self.feeds[i].ended;
-        self.status(i, FeedState::Disconnected, attempt, err.to_string());
+        // A finite input that the peer closed cleanly has ended, not failed: its bars are
+        // not flagged stale.
+        let clean_end = ended && matches!(err, ConnectionError::Closed);
+        if !clean_end {
+            self.status(i, FeedState::Disconnected, attempt, err.to_string());
+        }
         if ended {
-            self.status(i, FeedState::Ended, attempt, String::new());
+            self.status(i, FeedState::Ended, attempt, err.to_string());
         }
     }
 

@@ -218,6 +218,9 @@ pub struct SimSection {
     pub max_messages: Option<u64>,
     /// Interval between the simulator's WebSocket pings, ms (Binance: 20 s).
     pub ping_interval_ms: u64,
+    /// Serve this tick file (CSV `ts_ns,symbol,price,size,side[,trade_id]`) instead of the
+    /// synthetic market; see [`Config::use_tick_file`].
+    pub tick_file: Option<PathBuf>,
 }
 
 impl Default for SimSection {
@@ -225,6 +228,7 @@ impl Default for SimSection {
         SimSection {
             max_messages: None,
             ping_interval_ms: 20_000,
+            tick_file: None,
             symbols: Vec::new(),
             rate: 2000,
             quote_ratio: 0.5,
@@ -346,6 +350,23 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// Serves `path` through the simulator over the real WebSocket path, losing nothing:
+    /// one simulator feed of trades that pushes back instead of dropping, ends when the file
+    /// does (so every bar closes and `run` exits), and takes time only from the file (no
+    /// receive-clock ticks, so the bars depend on the file alone).
+    pub fn use_tick_file(&mut self, path: PathBuf) {
+        self.sim.tick_file = Some(path);
+        self.feeds = vec![FeedSection {
+            name: "tick-file".into(),
+            url: "sim".into(),
+            channels: vec!["trade".into()],
+            full_policy: FullPolicy::Block,
+            clock_interval_ms: 0,
+            reconnect: false,
+            ..FeedSection::default()
+        }];
     }
 
     /// True when a feed uses the in-process simulator.

@@ -1,8 +1,9 @@
 //! Assembles a running engine from a [`Config`]: symbols, adapters, rings, stages, the
 //! layout's threads, and the shared-memory files.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use tickforge_feeds::parser::ParserStage;
 use tickforge_feeds::reader::{FeedSpec, ReaderStage};
 use tickforge_feeds::venue::binance::BinanceAdapter;
 use tickforge_feeds::venue::VenueAdapter;
+use tickforge_replay::export::{ExportFormat, Exporter};
 
 use crate::config::Config;
 use crate::sim::{SimConfig, SimServer};
@@ -46,6 +48,13 @@ pub struct Engine {
     pub sim: Option<SimServer>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Vec<Box<dyn Stage>>>>,
+    exporter: Option<Arc<Mutex<ExportState>>>,
+}
+
+/// The exporter and the first error it met (the tap cannot return one).
+struct ExportState {
+    exporter: Exporter,
+    error: Option<std::io::Error>,
 }
 
 /// Extra wiring for tests and exports.
@@ -53,6 +62,8 @@ pub struct Engine {
 pub struct StartOptions {
     /// Receives every event the publisher writes to the ring.
     pub tap: Option<EventTap>,
+    /// Write what the engine publishes into this directory, in this format.
+    pub export: Option<(PathBuf, ExportFormat)>,
 }
 
 fn sim_config(cfg: &Config) -> SimConfig {
@@ -68,6 +79,7 @@ fn sim_config(cfg: &Config) -> SimConfig {
     sim.malformed_rate = cfg.sim.malformed_rate;
     sim.max_messages = cfg.sim.max_messages;
     sim.ping_interval = Duration::from_millis(cfg.sim.ping_interval_ms);
+    sim.tick_file = cfg.sim.tick_file.clone();
     sim
 }
 
@@ -82,7 +94,10 @@ impl Engine {
         } else {
             None
         };
-        let sim_symbols = sim_config(cfg).symbols;
+        let sim_symbols = match &sim {
+            Some(s) => s.symbols(),
+            None => Vec::new(),
+        };
 
         // Symbols, fixed for the life of the engine.
         let mut table = SymbolTable::new();
@@ -202,8 +217,33 @@ impl Engine {
             QuoteThrottle::new(cfg.throttle, table.len()),
             priority,
         );
-        if let Some(tap) = opts.tap {
-            publisher = publisher.with_tap(tap);
+        let exporter = match &opts.export {
+            Some((dir, format)) => {
+                let exporter = Exporter::create(dir, *format, &table, &cfg.engine.timeframes)
+                    .with_context(|| format!("creating exports in {}", dir.display()))?;
+                Some(Arc::new(Mutex::new(ExportState {
+                    exporter,
+                    error: None,
+                })))
+            }
+            None => None,
+        };
+        let mut user_tap = opts.tap;
+        let export_tap = exporter.clone();
+        if user_tap.is_some() || export_tap.is_some() {
+            publisher = publisher.with_tap(Box::new(move |r: &Record| {
+                if let Some(t) = user_tap.as_mut() {
+                    t(r);
+                }
+                if let Some(e) = &export_tap {
+                    let mut st = e.lock().unwrap_or_else(|p| p.into_inner());
+                    if st.error.is_none() {
+                        if let Err(err) = st.exporter.write(r) {
+                            st.error = Some(err);
+                        }
+                    }
+                }
+            }));
         }
 
         // Stats: every stage's counters, declared up front.
@@ -270,6 +310,7 @@ impl Engine {
             sim,
             stop,
             threads,
+            exporter,
         })
     }
 
@@ -297,6 +338,13 @@ impl Engine {
         }
         if let Some(sim) = self.sim {
             sim.stop();
+        }
+        if let Some(e) = self.exporter {
+            let mut st = e.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(err) = st.error.take() {
+                return Err(anyhow::Error::new(err).context("writing the export"));
+            }
+            st.exporter.finish().context("writing the export")?;
         }
         Ok(())
     }

@@ -11,12 +11,19 @@ use tickforge::engine::{Engine, StartOptions, LATENCY_RECENT, LATENCY_TOTAL};
 use tickforge::sim::{SimConfig, SimServer};
 use tickforge::{stat, tail};
 use tickforge_engine::shm::StatsReader;
+use tickforge_replay::export::ExportFormat;
 
 #[derive(Parser)]
 #[command(name = "tickforge", version, about = "Low-latency market-data engine")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormatArg {
+    Csv,
+    Jsonl,
 }
 
 #[derive(Subcommand)]
@@ -34,6 +41,16 @@ enum Command {
         /// Instance name (overrides the config).
         #[arg(long)]
         name: Option<String>,
+        /// Serve this tick file (CSV `ts_ns,symbol,price,size,side[,trade_id]`) through the
+        /// simulator, losing nothing, and exit when it is done and every bar has closed.
+        #[arg(long)]
+        sim_file: Option<PathBuf>,
+        /// Write what the engine publishes (bars, signals, trades, quotes) into this directory.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Export format.
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
+        export_format: ExportFormatArg,
     },
     /// Serve the Binance spot protocol on loopback with a synthetic market.
     Sim {
@@ -73,17 +90,24 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run {
+    let default = Command::Run {
         config: None,
         duration: None,
         shm_dir: None,
         name: None,
-    }) {
+        sim_file: None,
+        export: None,
+        export_format: ExportFormatArg::Csv,
+    };
+    match cli.command.unwrap_or(default) {
         Command::Run {
             config,
             duration,
             shm_dir,
             name,
+            sim_file,
+            export,
+            export_format,
         } => {
             let mut cfg = match &config {
                 Some(path) => {
@@ -99,7 +123,18 @@ fn main() -> anyhow::Result<()> {
             if let Some(n) = name {
                 cfg.engine.name = n;
             }
-            run(&cfg, duration.map(Duration::from_secs_f64))
+            if let Some(path) = sim_file {
+                cfg.use_tick_file(path);
+            }
+            let format = match export_format {
+                ExportFormatArg::Csv => ExportFormat::Csv,
+                ExportFormatArg::Jsonl => ExportFormat::Jsonl,
+            };
+            let opts = StartOptions {
+                tap: None,
+                export: export.map(|d| (d, format)),
+            };
+            run(&cfg, duration.map(Duration::from_secs_f64), opts)
         }
         Command::Sim {
             port,
@@ -151,11 +186,14 @@ fn ctrl_c_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>
     Ok(flag)
 }
 
-fn run(cfg: &Config, duration: Option<Duration>) -> anyhow::Result<()> {
-    let engine = Engine::start(cfg, StartOptions::default())?;
+fn run(cfg: &Config, duration: Option<Duration>, opts: StartOptions) -> anyhow::Result<()> {
+    let engine = Engine::start(cfg, opts)?;
     println!("{}", engine.layout);
     if let Some(sim) = &engine.sim {
-        println!("simulator: {} ({} msg/s)", sim.url(), cfg.sim.rate);
+        match &cfg.sim.tick_file {
+            Some(path) => println!("simulator: {} serving {}", sim.url(), path.display()),
+            None => println!("simulator: {} ({} msg/s)", sim.url(), cfg.sim.rate),
+        }
     }
     let dir = engine.shm.dir.clone();
     let name = engine.shm.name.clone();

@@ -95,15 +95,23 @@ pub(crate) struct Endpoint {
     pub combined: bool,
     /// Streams named in the URL, subscribed from the start.
     pub streams: Vec<StreamId>,
+    /// The query asked for `timeUnit=MICROSECOND` (any ASCII case). Honoured when serving
+    /// a tick file; the synthetic market always sends milliseconds.
+    pub micros: bool,
 }
 
 /// Parses the request path: `/stream`, `/stream?streams=a/b`, `/ws`, `/ws/a`, `/ws/a/b`
-/// (a trailing `/` is allowed). Other query parameters (`timeUnit`, …) are ignored.
+/// (a trailing `/` is allowed), and `timeUnit=MICROSECOND` in the query of either. Other
+/// query parameters and `timeUnit` values are ignored.
 pub(crate) fn parse_path(path_and_query: &str, specs: &[SymbolSpec]) -> Result<Endpoint, String> {
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path_and_query, None),
     };
+    let micros = query.unwrap_or("").split('&').any(|pair| {
+        pair.strip_prefix("timeUnit=")
+            .is_some_and(|v| v.eq_ignore_ascii_case("MICROSECOND"))
+    });
     let mut names: Vec<&str> = Vec::new();
     let combined = if path == "/stream" || path == "/stream/" {
         for pair in query.unwrap_or("").split('&') {
@@ -125,7 +133,11 @@ pub(crate) fn parse_path(path_and_query: &str, specs: &[SymbolSpec]) -> Result<E
             streams.push(id);
         }
     }
-    Ok(Endpoint { combined, streams })
+    Ok(Endpoint {
+        combined,
+        streams,
+        micros,
+    })
 }
 
 /// The reply to one client text message.
@@ -435,6 +447,47 @@ fn encode_with(
     }
 }
 
+/// A trade read from a tick file, ready to encode.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileTrade<'a> {
+    /// Upper-case symbol (`s`).
+    pub symbol: &'a str,
+    /// Lower-case symbol, for the stream name.
+    pub stream_symbol: &'a str,
+    /// Trade id (`t`).
+    pub id: u64,
+    /// Price text (`p`), already validated as a decimal: digits, `.`, `+`, `-`, `e`, `E`.
+    pub price: &'a str,
+    /// Size text (`q`), validated likewise.
+    pub size: &'a str,
+    /// Event and trade time (`E`, `T`), in the connection's time unit.
+    pub ts: u64,
+    /// `m`: the buyer was the maker (the aggressor sold).
+    pub buyer_maker: bool,
+}
+
+/// Appends the frame for a tick-file trade, wrapped when `combined`. Same shape and key
+/// order as the synthetic trades of [`encode_event`]; price and size are copied verbatim.
+pub(crate) fn encode_file_trade(out: &mut String, t: &FileTrade<'_>, combined: bool) {
+    // Writing to a String cannot fail; the results are ignored below.
+    if combined {
+        let _ = write!(out, r#"{{"stream":"{}@trade","data":"#, t.stream_symbol);
+    }
+    let _ = write!(
+        out,
+        r#"{{"e":"trade","E":{ts},"s":"{s}","t":{id},"p":"{p}","q":"{q}","T":{ts},"m":{m},"M":true}}"#,
+        ts = t.ts,
+        s = t.symbol,
+        id = t.id,
+        p = t.price,
+        q = t.size,
+        m = t.buyer_maker,
+    );
+    if combined {
+        out.push('}');
+    }
+}
+
 /// The kinds of bad data frame the simulator injects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MalformedKind {
@@ -586,6 +639,40 @@ mod tests {
         assert!(parse_path("/other", &s).is_err());
         assert!(parse_path("/ws/foousdt@trade", &s).is_err());
         assert!(parse_path("/wsx", &s).is_err());
+        assert!(!parse_path("/stream?timeUnit=ms", &s).unwrap().micros);
+        assert!(
+            parse_path("/stream?streams=btcusdt@trade&timeUnit=MICROSECOND", &s)
+                .unwrap()
+                .micros
+        );
+        assert!(
+            parse_path("/ws/btcusdt@trade?timeUnit=microsecond", &s)
+                .unwrap()
+                .micros
+        );
+    }
+
+    #[test]
+    fn encodes_file_trades_verbatim() {
+        let t = FileTrade {
+            symbol: "BTCUSDT",
+            stream_symbol: "btcusdt",
+            id: 9,
+            price: "12345.678900001",
+            size: "0.00000001",
+            ts: 1_700_000_000_999,
+            buyer_maker: true,
+        };
+        let mut out = String::new();
+        encode_file_trade(&mut out, &t, true);
+        assert_eq!(
+            out,
+            r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000999,"s":"BTCUSDT","t":9,"p":"12345.678900001","q":"0.00000001","T":1700000000999,"m":true,"M":true}}"#
+        );
+        out.clear();
+        encode_file_trade(&mut out, &t, false);
+        assert!(out.starts_with(r#"{"e":"trade","#), "{out}");
+        assert!(serde_json::from_str::<Value>(&out).is_ok());
     }
 
     #[test]

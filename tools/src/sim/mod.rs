@@ -21,6 +21,42 @@
 //! are the same with or without them. Timestamps (`E`, `T`) are the wall clock at send
 //! time.
 //!
+//! # Serving a tick file
+//!
+//! With [`SimConfig::tick_file`] set, the synthetic market is replaced by the trades of a
+//! CSV file (`ts_ns,symbol,price,size,side[,trade_id]`, see [`tickfile`] for the format),
+//! parsed in full by [`SimServer::start`]. Every connection then plays the whole file from
+//! its first line:
+//!
+//! * the simulated symbols are the file's, in order of first appearance
+//!   ([`SimServer::symbols`], [`tick_file_symbols`]); `SimConfig::symbols` is ignored;
+//! * each tick is sent as a Binance `trade` message on `<symbol>@trade` when the
+//!   connection is subscribed to that stream, and skipped otherwise; `bookTicker`
+//!   subscriptions get nothing. `p` and `q` are the file's text, byte for byte; `m` is
+//!   `true` for a `sell` (the aggressor sold, so the buyer was the maker) and `false` for a
+//!   `buy`; `t` is the file's trade id or the assigned one;
+//! * time: `E` = `T` = `floor(ts_ns / 1_000_000)`, in milliseconds, as Binance sends by
+//!   default. The engine therefore sees exchange time `floor(ts_ns / 1e6) * 1e6` ns: the
+//!   sub-millisecond part is dropped, and ticks that fall in the same millisecond keep
+//!   their file order (they arrive in that order; only their timestamps tie). A connection
+//!   opened with `timeUnit=MICROSECOND` in its URL query gets `floor(ts_ns / 1_000)` µs
+//!   instead;
+//! * playback starts once the connection has a subscription, from the URL
+//!   (`/stream?streams=…`) or from a `SUBSCRIBE`, whose acknowledgement is queued before
+//!   the first tick, so no tick is lost to a race between subscribing and sending. It
+//!   pauses while the connection has no subscription at all. A subscription added later
+//!   applies from the current position on: to get every tick, name every stream in the URL
+//!   or in the first `SUBSCRIBE`;
+//! * pacing: none. Ticks go out as fast as the client reads them; when the socket's send
+//!   buffer is full the connection waits (TCP backpressure), and never drops or skips a
+//!   tick. `rate`, `quote_ratio`, `seed`, `malformed_rate` and `max_messages` do not apply;
+//!   pings still do;
+//! * end: after the last tick the server sends a Close frame (code 1000, normal closure,
+//!   reason `"end of tick file"`), waits for the client's Close reply (at most 10 s once
+//!   everything is written to the socket) and closes the connection.
+//!
+//! Sent ticks count in [`SimStats::trades`] and [`SimStats::messages`].
+//!
 //! ```no_run
 //! use tickforge::sim::{SimConfig, SimServer};
 //! let server = SimServer::start(SimConfig::default())?;
@@ -34,9 +70,11 @@
 mod binance;
 pub mod generator;
 mod server;
+pub mod tickfile;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -44,6 +82,7 @@ use std::time::Duration;
 
 pub use binance::MalformedKind;
 pub use generator::{SymbolSpec, DEFAULT_SYMBOLS, PRICE_DECIMALS, QTY_DECIMALS};
+pub use tickfile::tick_file_symbols;
 
 /// Configuration of a [`SimServer`].
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +107,22 @@ pub struct SimConfig {
     /// Stop sending data after this many data frames per connection (the connection stays
     /// open and keeps answering requests and pings). `None`: no limit.
     pub max_messages: Option<u64>,
+    /// Serve the trades of this CSV tick file (`ts_ns,symbol,price,size,side[,trade_id]`,
+    /// format in [`tickfile`]) instead of the synthetic market. Default: `None`.
+    ///
+    /// The file is parsed in full by [`SimServer::start`] (about 50 bytes of memory per
+    /// tick). The symbols become the file's, in order of first appearance, replacing
+    /// [`SimConfig::symbols`]; `rate`, `quote_ratio`, `seed`, `malformed_rate` and
+    /// `max_messages` are ignored: every connection gets every tick of the streams it
+    /// subscribed to, in file order, as fast as it reads (TCP backpressure, nothing
+    /// dropped), then a Close frame with reason `"end of tick file"`.
+    ///
+    /// Time: `E` and `T` are `floor(ts_ns / 1_000_000)` milliseconds, so the engine sees
+    /// exchange time `floor(ts_ns / 1e6) * 1e6` ns: sub-millisecond parts are dropped and
+    /// ticks within one millisecond tie on time but keep their file order. With
+    /// `timeUnit=MICROSECOND` in the URL query they are `floor(ts_ns / 1_000)` µs. See the
+    /// [module docs](self) for the whole behaviour.
+    pub tick_file: Option<PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -81,6 +136,7 @@ impl Default for SimConfig {
             malformed_rate: 0.0,
             ping_interval: Duration::from_secs(20),
             max_messages: None,
+            tick_file: None,
         }
     }
 }
@@ -165,21 +221,41 @@ pub struct SimServer {
     stop: Arc<AtomicBool>,
     counters: Arc<server::Counters>,
     accept: Option<JoinHandle<()>>,
+    symbols: Vec<String>,
 }
 
 impl SimServer {
-    /// Validates `cfg`, binds the listener and spawns the accept thread; returns at once.
+    /// Validates `cfg`, loads its tick file if any, binds the listener and spawns the
+    /// accept thread; returns at once (after parsing the tick file).
     ///
     /// Fails with `InvalidInput` on a bad configuration (no symbols, a symbol that is not
-    /// alphanumeric or appears twice, a ratio outside 0..=1) or with the bind error.
-    pub fn start(cfg: SimConfig) -> io::Result<SimServer> {
+    /// alphanumeric or appears twice, a ratio outside 0..=1), with the error opening or
+    /// reading the tick file, with `InvalidData` on a malformed tick file (the message
+    /// names the file, the line number and what is wrong), or with the bind error.
+    pub fn start(mut cfg: SimConfig) -> io::Result<SimServer> {
+        let ticks = match &cfg.tick_file {
+            Some(path) => {
+                let tf = tickfile::TickFile::load(path)?;
+                tracing::info!(
+                    path = %path.display(),
+                    ticks = tf.ticks().len(),
+                    symbols = tf.symbols().len(),
+                    "sim: tick file loaded"
+                );
+                cfg.symbols = tf.symbols().to_vec();
+                Some(Arc::new(tf))
+            }
+            None => None,
+        };
         cfg.validate()?;
         let specs = Arc::new(cfg.symbol_specs());
+        let symbols = cfg.symbols.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(server::Counters::default());
         let shared = server::Shared {
             cfg: Arc::new(cfg),
             specs,
+            ticks,
             counters: counters.clone(),
             stop: stop.clone(),
         };
@@ -190,7 +266,15 @@ impl SimServer {
             stop,
             counters,
             accept: Some(accept),
+            symbols,
         })
+    }
+
+    /// The simulated symbols (upper case), in index order: [`SimConfig::symbols`], or with
+    /// a [`SimConfig::tick_file`] the file's symbols in order of first appearance. Build
+    /// the engine's symbol table from this list.
+    pub fn symbols(&self) -> Vec<String> {
+        self.symbols.clone()
     }
 
     /// The address the server listens on.

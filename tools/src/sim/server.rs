@@ -5,6 +5,11 @@
 //! client messages, send a ping when due, send the data due at the configured rate, flush,
 //! sleep. Every socket is non-blocking, so every loop notices the stop flag within a few
 //! milliseconds.
+//!
+//! When serving a tick file, a round sends up to [`TICK_BATCH`] ticks and does not sleep
+//! while more are ready and the socket takes them; when the socket would block, the
+//! unsent bytes stay in tungstenite's buffer, no tick is produced, and the loop sleeps
+//! [`TICK`] and retries the flush: the client's reading speed sets the pace.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -20,12 +25,16 @@ use tracing::{debug, info, warn};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::handshake::HandshakeError;
 use tungstenite::http::StatusCode;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
 use super::binance::{
-    encode_event, encode_malformed, parse_path, Endpoint, MalformedKind, OutFrame, Session,
+    encode_event, encode_file_trade, encode_malformed, parse_path, Endpoint, FileTrade,
+    MalformedKind, OutFrame, Session,
 };
 use super::generator::{Market, SymbolSpec};
+use super::tickfile::TickFile;
 use super::{SimConfig, SimStats};
 
 /// Sleep of the accept loop between polls.
@@ -42,6 +51,17 @@ const MAX_OUTSTANDING_PINGS: usize = 16;
 /// XORed into the seed for the generator of malformed frames, so that fault injection
 /// never changes the well-formed sequence.
 const FAULT_SEED_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Tick-file mode: at most this many ticks are sent per round, so requests, pings and the
+/// stop flag are looked at between batches.
+const TICK_BATCH: usize = 1024;
+/// Tick-file mode: at most this many ticks are looked at per round (skipped ticks of
+/// unsubscribed symbols included).
+const TICK_SCAN: usize = 64 * 1024;
+/// Tick-file mode: how long to wait for the client's Close reply once the final Close
+/// frame has been written to the socket.
+const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The reason in the Close frame sent at the end of a tick file.
+pub(crate) const END_OF_TICK_FILE: &str = "end of tick file";
 
 /// The shared counters behind [`SimStats`].
 #[derive(Debug, Default)]
@@ -82,6 +102,8 @@ impl Counters {
 pub(crate) struct Shared {
     pub cfg: Arc<SimConfig>,
     pub specs: Arc<Vec<SymbolSpec>>,
+    /// The tick file to serve instead of the synthetic market.
+    pub ticks: Option<Arc<TickFile>>,
     pub counters: Arc<Counters>,
     pub stop: Arc<AtomicBool>,
 }
@@ -272,12 +294,21 @@ struct Connection {
     /// The last write or flush would have blocked: the client is not keeping up.
     blocked: bool,
     buf: String,
+    /// Tick-file mode: timestamps in microseconds (`timeUnit=MICROSECOND`).
+    micros: bool,
+    /// Tick-file mode: index of the next tick to look at.
+    cursor: usize,
+    /// Tick-file mode: the final Close frame has been queued.
+    closing: bool,
+    /// Tick-file mode: when the final Close frame was fully written to the socket.
+    close_flushed: Option<Instant>,
 }
 
 impl Connection {
     fn new(ws: WebSocket<TcpStream>, endpoint: Endpoint, sh: Shared) -> Connection {
         let seed = sh.cfg.seed;
         let interval = sh.cfg.ping_interval;
+        let micros = endpoint.micros;
         Connection {
             ws,
             session: Session::new(endpoint),
@@ -290,6 +321,10 @@ impl Connection {
             next_ping: (!interval.is_zero()).then(|| Instant::now() + interval),
             blocked: false,
             buf: String::with_capacity(256),
+            micros,
+            cursor: 0,
+            closing: false,
+            close_flushed: None,
         }
     }
 
@@ -306,16 +341,35 @@ impl Connection {
                     return why;
                 }
             }
-            thread::sleep(if self.idle() { IDLE_TICK } else { TICK });
+            if self.closing && !self.blocked {
+                let at = *self.close_flushed.get_or_insert_with(Instant::now);
+                if at.elapsed() > CLOSE_REPLY_TIMEOUT {
+                    return "end of tick file, no close reply";
+                }
+            }
+            if let Some(pause) = self.pause() {
+                thread::sleep(pause);
+            }
         }
     }
 
-    /// Whether no data can be due in the next round.
-    fn idle(&self) -> bool {
+    /// How long to sleep before the next round, if at all.
+    fn pause(&self) -> Option<Duration> {
+        if self.sh.ticks.is_some() {
+            // Tick file: straight on while ticks are ready and the socket takes them.
+            return if self.blocked {
+                Some(TICK)
+            } else if self.closing || !self.session.has_subscriptions() {
+                Some(IDLE_TICK)
+            } else {
+                None
+            };
+        }
         let cfg = &self.sh.cfg;
-        !self.session.has_subscriptions()
+        let idle = !self.session.has_subscriptions()
             || cfg.rate == 0
-            || cfg.max_messages.is_some_and(|m| self.sent >= m)
+            || cfg.max_messages.is_some_and(|m| self.sent >= m);
+        Some(if idle { IDLE_TICK } else { TICK })
     }
 
     /// Reads and answers every client message already received.
@@ -344,9 +398,14 @@ impl Connection {
                     }
                 }
                 Message::Close(_) => {
-                    // tungstenite queued the close reply; send it and end.
+                    // tungstenite queued the close reply (or, if we closed first, this
+                    // was the reply to ours); send what is pending and end.
                     let _ = self.ws.flush();
-                    return Flow::End("client closed");
+                    return Flow::End(if self.closing {
+                        END_OF_TICK_FILE
+                    } else {
+                        "client closed"
+                    });
                 }
                 // Pings are answered by tungstenite on the next read or flush; binary
                 // frames mean nothing in this protocol.
@@ -356,7 +415,7 @@ impl Connection {
     }
 
     fn ping(&mut self) -> Flow {
-        let Some(at) = self.next_ping else {
+        let Some(at) = self.next_ping.filter(|_| !self.closing) else {
             return Flow::Continue;
         };
         let now = Instant::now();
@@ -374,6 +433,9 @@ impl Connection {
     }
 
     fn send_data(&mut self) -> Flow {
+        if let Some(ticks) = self.sh.ticks.clone() {
+            return self.send_ticks(&ticks);
+        }
         let due = self.pacer.due(Instant::now());
         // Nothing is generated while there is nowhere to send it, so the sequence a client
         // sees depends only on the seed and its subscriptions, never on timing.
@@ -437,9 +499,87 @@ impl Connection {
         Flow::Continue
     }
 
+    /// Tick-file mode: sends the next ticks of the subscribed `@trade` streams, in file
+    /// order, until the batch is done or the socket would block; after the last tick,
+    /// queues the final Close frame.
+    fn send_ticks(&mut self, tf: &TickFile) -> Flow {
+        if self.closing || !self.session.has_subscriptions() {
+            return Flow::Continue;
+        }
+        if self.blocked {
+            // Retry the pending bytes first; produce nothing while they do not go out.
+            if let Flow::End(why) = self.flush() {
+                return Flow::End(why);
+            }
+            if self.blocked {
+                return Flow::Continue;
+            }
+        }
+        let ticks = tf.ticks();
+        let end = ticks.len().min(self.cursor + TICK_SCAN);
+        let mut sent = 0;
+        while self.cursor < end && sent < TICK_BATCH && !self.blocked {
+            let t = &ticks[self.cursor];
+            self.cursor += 1;
+            // Symbol indices of the tick file are those of the specs.
+            if self
+                .session
+                .trade_symbols()
+                .binary_search(&usize::from(t.symbol))
+                .is_err()
+            {
+                continue;
+            }
+            // Non-negative, checked when the file was parsed.
+            let ns = t.ts_ns.unsigned_abs();
+            let trade = FileTrade {
+                symbol: &tf.symbols()[usize::from(t.symbol)],
+                stream_symbol: tf.stream_symbol(t.symbol),
+                id: t.id,
+                price: tf.price(t),
+                size: tf.size(t),
+                ts: if self.micros {
+                    ns / 1_000
+                } else {
+                    ns / 1_000_000
+                },
+                buyer_maker: t.sell,
+            };
+            self.buf.clear();
+            encode_file_trade(&mut self.buf, &trade, self.session.combined);
+            sent += 1;
+            self.sent += 1;
+            let c = &self.sh.counters;
+            c.trades.fetch_add(1, Relaxed);
+            c.messages.fetch_add(1, Relaxed);
+            if let Flow::End(why) = self.write(Message::text(self.buf.as_str())) {
+                return Flow::End(why);
+            }
+        }
+        if self.cursor == ticks.len() {
+            self.closing = true;
+            debug!(sent = self.sent, "sim: end of tick file, closing");
+            let frame = CloseFrame {
+                code: CloseCode::Normal,
+                reason: END_OF_TICK_FILE.into(),
+            };
+            // Queued behind every tick still buffered; `close` also tries a flush.
+            match self.ws.close(Some(frame)) {
+                Ok(()) => {}
+                Err(WsError::Io(e)) if e.kind() == ErrorKind::WouldBlock => self.blocked = true,
+                Err(e) => return self.on_error(e),
+            }
+        }
+        Flow::Continue
+    }
+
     /// Queues a frame. If the socket would block, the frame stays buffered in tungstenite
-    /// and data generation pauses until a flush gets through.
+    /// and data generation pauses until a flush gets through. After the final Close frame
+    /// of a tick file nothing more may be sent: replies and pings are dropped.
     fn write(&mut self, msg: Message) -> Flow {
+        if self.closing {
+            return Flow::Continue;
+        }
         match self.ws.write(msg) {
             Ok(()) => Flow::Continue,
             Err(WsError::Io(e)) if e.kind() == ErrorKind::WouldBlock => {

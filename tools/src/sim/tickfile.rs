@@ -185,10 +185,7 @@ impl TickFile {
         } else if side.eq_ignore_ascii_case(b"buy") {
             false
         } else {
-            return Err(format!(
-                "invalid side {}: expected buy or sell",
-                show(side)
-            ));
+            return Err(format!("invalid side {}: expected buy or sell", show(side)));
         };
 
         // Checked above: ASCII only.
@@ -230,8 +227,10 @@ impl TickFile {
         let offset = u32::try_from(self.text.len())
             .map_err(|_| "tick file too large: over 4 GiB of price and size text")?;
         // Both are ASCII (validated as decimals above).
-        self.text.push_str(std::str::from_utf8(price).map_err(|e| e.to_string())?);
-        self.text.push_str(std::str::from_utf8(size).map_err(|e| e.to_string())?);
+        self.text
+            .push_str(std::str::from_utf8(price).map_err(|e| e.to_string())?);
+        self.text
+            .push_str(std::str::from_utf8(size).map_err(|e| e.to_string())?);
         self.ticks.push(Tick {
             ts_ns,
             id,
@@ -331,12 +330,21 @@ mod tests {
         assert_eq!(tf.stream_symbol(1), "ethusdt");
         let t = tf.ticks();
         assert_eq!(t.len(), 4);
-        assert_eq!((t[0].ts_ns, t[0].id, t[0].symbol, t[0].sell), (5, 42, 0, false));
-        assert_eq!((tf.price(&t[0]), tf.size(&t[0])), ("65000.010", "0.00000001"));
+        assert_eq!(
+            (t[0].ts_ns, t[0].id, t[0].symbol, t[0].sell),
+            (5, 42, 0, false)
+        );
+        assert_eq!(
+            (tf.price(&t[0]), tf.size(&t[0])),
+            ("65000.010", "0.00000001")
+        );
         assert_eq!((t[1].id, t[1].symbol, t[1].sell), (1, 1, true));
         assert_eq!((tf.price(&t[1]), tf.size(&t[1])), ("3500", "1e-3"));
         assert_eq!((t[2].id, t[2].sell), (43, true));
-        assert_eq!((tf.price(&t[2]), tf.size(&t[2])), ("12345.678900001", "2.5"));
+        assert_eq!(
+            (tf.price(&t[2]), tf.size(&t[2])),
+            ("12345.678900001", "2.5")
+        );
         assert_eq!(t[3].id, 7);
     }
 
