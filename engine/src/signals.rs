@@ -194,11 +194,9 @@ pub fn vol_spike(
     let value = if bar.close >= bar.open { 100 } else { -100 };
     let level = mean.min(i64::MAX as u128) as i64;
     // Strength: the volume as a multiple of the mean, in 1e-9 units.
-    let strength = if mean == 0 {
-        i64::MAX
-    } else {
-        (v * 1_000_000_000 / mean).min(i64::MAX as u128) as i64
-    };
+    let strength = (v * 1_000_000_000)
+        .checked_div(mean)
+        .map_or(i64::MAX, |r| r.min(i64::MAX as u128) as i64);
     Some(signal_record(
         bar,
         SignalKind::VolSpike as u16,

@@ -268,7 +268,7 @@ fn serves_exactly_the_subscribed_ticks_in_file_order_then_closes() {
         .filter(|t| t.symbol == "SOLUSDT")
         .map(|t| t.id)
         .collect();
-    assert_eq!(sol[..3], [1, 2, 103]);
+    assert_eq!(sol[..4], [1, 2, 3, 103]);
     assert!(sol.windows(2).all(|w| w[0] < w[1]));
 
     let stats = wait_for(&server, Duration::from_secs(1), |s| {
