@@ -53,7 +53,14 @@ fn run(policy: FullPolicy, name: &str) -> (Seen, StatsReader, tickforge::sim::Si
             _ => {}
         }
     });
-    let engine = Engine::start(&cfg, StartOptions { tap: Some(tap) }).unwrap();
+    let engine = Engine::start(
+        &cfg,
+        StartOptions {
+            tap: Some(tap),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let stats = StatsReader::open(dir.path(), name).unwrap();
     // Wait until the simulator has sent everything and the engine has read it all.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -138,7 +145,14 @@ fn throttled_quotes_are_counted_and_latest_stays_current() {
             p2.lock().unwrap().entry(q.symbol).or_default().push(q.bid);
         }
     });
-    let engine = Engine::start(&cfg, StartOptions { tap: Some(tap) }).unwrap();
+    let engine = Engine::start(
+        &cfg,
+        StartOptions {
+            tap: Some(tap),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let stats = StatsReader::open(dir.path(), "throttle").unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while stats.counter("parser.quotes").unwrap_or(0) < engine.sim.as_ref().unwrap().stats().quotes

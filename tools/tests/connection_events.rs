@@ -35,7 +35,14 @@ fn pings_acks_and_venue_errors_are_connection_events() {
             ));
         }
     });
-    let engine = Engine::start(&cfg, StartOptions { tap: Some(tap) }).unwrap();
+    let engine = Engine::start(
+        &cfg,
+        StartOptions {
+            tap: Some(tap),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let stats = StatsReader::open(dir.path(), "ctl").unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while engine.sim.as_ref().unwrap().stats().pongs < 3
