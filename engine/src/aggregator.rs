@@ -83,6 +83,14 @@ struct FeedClock {
     stale: bool,
 }
 
+#[derive(Debug, Clone, Copy, Default)]
+struct SymState {
+    last_trade_id: u64,
+    /// Exchange-time range of dropped trades not yet past the watermark.
+    drop: Option<(i64, i64)>,
+    feed: u32,
+}
+
 struct Bucket {
     open_ts: i64,
     symbols: Vec<u32>,
@@ -93,13 +101,16 @@ pub struct BarAggregator {
     tfs: Vec<Timeframe>,
     grace: i64,
     slots_per: usize,
-    symbol_feed: Vec<u32>,
+    /// Per symbol: its feed, last trade id and pending drop range, in one cache-friendly
+    /// record.
+    syms: Vec<SymState>,
+    /// Timeframe lengths, ns, by index.
+    tf_ns: Vec<i64>,
+    /// Per feed: the earliest end of any open bar (no bar can close before it).
+    next_due: Vec<i64>,
     feeds: Vec<FeedClock>,
     /// Open bars, `slots_per` per (symbol, timeframe); `kind == 0` marks a free slot.
     open: Vec<BarRecord>,
-    last_trade_id: Vec<u64>,
-    /// Exchange-time range of dropped trades not yet past the watermark, per symbol.
-    drop_range: Vec<Option<(i64, i64)>>,
     /// Per (feed, timeframe): open-time buckets of symbols with an open bar, sorted.
     buckets: Vec<VecDeque<Bucket>>,
     pool: Vec<Vec<u32>>,
@@ -152,8 +163,15 @@ impl BarAggregator {
                 n_feeds
             ],
             open: vec![BarRecord::default(); n_sym * ntf * slots_per],
-            last_trade_id: vec![0; n_sym],
-            drop_range: vec![None; n_sym],
+            syms: symbol_feed
+                .iter()
+                .map(|&feed| SymState {
+                    feed,
+                    ..SymState::default()
+                })
+                .collect(),
+            tf_ns: cfg.timeframes.iter().map(|t| t.nanos()).collect(),
+            next_due: vec![i64::MIN; n_feeds],
             buckets: (0..n_feeds * ntf).map(|_| VecDeque::new()).collect(),
             pool: Vec::new(),
             drop_active: Vec::new(),
@@ -168,7 +186,6 @@ impl BarAggregator {
             closed_upto: vec![i64::MIN; n_feeds * ntf],
             last_close: vec![0; n_sym * ntf],
             last_end: vec![i64::MIN; n_sym * ntf],
-            symbol_feed,
             counters: AggregatorCounters::default(),
         }
     }
@@ -204,12 +221,12 @@ impl BarAggregator {
         updated: &mut impl FnMut(BarRecord),
     ) -> bool {
         let sym = t.symbol as usize;
-        if sym >= self.symbol_feed.len() {
+        let Some(&st) = self.syms.get(sym) else {
             self.counters.unknown_symbol += 1;
             return false;
-        }
+        };
         let mut extra_flags = 0;
-        let last = self.last_trade_id[sym];
+        let last = st.last_trade_id;
         if t.trade_id != 0 && last != 0 {
             if t.trade_id <= last {
                 self.counters.duplicates += 1;
@@ -220,60 +237,60 @@ impl BarAggregator {
                 extra_flags |= bar_flags::GAP;
             }
         }
-        let feed = self.symbol_feed[sym];
-        {
-            let f = &mut self.feeds[feed as usize];
-            if t.exch_ts >= f.max_exch {
-                f.max_exch = t.exch_ts;
-                f.anchor_recv = t.recv_ts;
-            }
-            if f.stale {
-                extra_flags |= bar_flags::STALE;
-            }
+        let feed = st.feed;
+        let f = &mut self.feeds[feed as usize];
+        if t.exch_ts >= f.max_exch {
+            f.max_exch = t.exch_ts;
+            f.anchor_recv = t.recv_ts;
         }
-        self.advance(
-            feed,
-            self.feeds[feed as usize]
-                .max_exch
-                .saturating_sub(self.grace),
-            closed,
-        );
+        if f.stale {
+            extra_flags |= bar_flags::STALE;
+        }
+        let target = f.max_exch.saturating_sub(self.grace);
+        self.advance(feed, target, closed);
         let wm = self.feeds[feed as usize].watermark;
 
         // Lateness is per timeframe: a trade too late for its 1 s bar may still belong to
         // an open 1 m bar. Volume is checked for every timeframe before any bar changes.
+        // The common case, a trade in an open bar, needs no division.
         let ntf = self.tfs.len();
         let mut slot_of = [usize::MAX; crate::timeframe::MAX_TIMEFRAMES];
         let mut late = false;
-        for (i, tf) in self.tfs.iter().enumerate() {
-            let open_ts = tf.bar_open(t.exch_ts);
-            if open_ts.saturating_add(tf.nanos()) <= wm {
-                late = true;
-                continue;
-            }
+        for (i, (&tf_ns, tf)) in self.tf_ns.iter().zip(&self.tfs).enumerate() {
             let base = self.slot_base(t.symbol, i);
             let slots = &self.open[base..base + self.slots_per];
-            if let Some(j) = slots
-                .iter()
-                .position(|b| b.kind != 0 && b.open_ts == open_ts)
-            {
-                let v = slots[j].volume() + t.size.max(0) as u128;
-                if v > MAX_BAR_VOLUME {
-                    self.counters.volume_overflow += 1;
-                    return false;
+            let holding = slots.iter().position(|b| {
+                b.kind != 0
+                    && t.exch_ts
+                        .checked_sub(b.open_ts)
+                        .is_some_and(|d| (0..tf_ns).contains(&d))
+            });
+            match holding {
+                Some(j) => {
+                    let v = slots[j].volume() + t.size.max(0) as u128;
+                    if v > MAX_BAR_VOLUME {
+                        self.counters.volume_overflow += 1;
+                        return false;
+                    }
+                    slot_of[i] = base + j;
                 }
-                slot_of[i] = base + j;
-            } else {
-                // Open bars end after the watermark and start at or before the newest
-                // trade, so a free slot always exists.
-                let j = slots
-                    .iter()
-                    .position(|b| b.kind == 0)
-                    .expect("a free bar slot");
-                slot_of[i] = base + j;
+                None => {
+                    let open_ts = tf.bar_open(t.exch_ts);
+                    if open_ts.saturating_add(tf_ns) <= wm {
+                        late = true;
+                        continue;
+                    }
+                    // Open bars end after the watermark and start at or before the newest
+                    // trade, so a free slot always exists.
+                    let j = slots
+                        .iter()
+                        .position(|b| b.kind == 0)
+                        .expect("a free bar slot");
+                    slot_of[i] = base + j;
+                }
             }
         }
-        self.last_trade_id[sym] = self.last_trade_id[sym].max(t.trade_id);
+        self.syms[sym].last_trade_id = last.max(t.trade_id);
         if late {
             self.counters.late += 1;
         }
@@ -281,15 +298,14 @@ impl BarAggregator {
             return false;
         }
         self.counters.trades += 1;
-        let dropped = self.drop_range[sym];
         for (i, &slot) in slot_of.iter().enumerate().take(ntf) {
             if slot == usize::MAX {
                 continue;
             }
-            let tf = self.tfs[i];
+            let tf_ns = self.tf_ns[i];
             let bar = &mut self.open[slot];
             if bar.kind == 0 {
-                let open_ts = tf.bar_open(t.exch_ts);
+                let open_ts = self.tfs[i].bar_open(t.exch_ts);
                 *bar = BarRecord {
                     kind: Kind::Bar as u8,
                     tf: i as u8,
@@ -304,18 +320,20 @@ impl BarAggregator {
                     volume_hi: 0,
                     count: 0,
                 };
-                if let Some((lo, hi)) = dropped {
-                    if lo < open_ts + tf.nanos() && hi >= open_ts {
+                if let Some((lo, hi)) = st.drop {
+                    if lo < open_ts + tf_ns && hi >= open_ts {
                         bar.flags |= bar_flags::INCOMPLETE;
                     }
                 }
-                let b = feed as usize * ntf + i;
+                let fi = feed as usize;
+                let b = fi * ntf + i;
                 let bucket = match self.buckets[b].iter().position(|k| k.open_ts >= open_ts) {
                     Some(p) if self.buckets[b][p].open_ts == open_ts => p,
                     pos => {
                         let p = pos.unwrap_or(self.buckets[b].len());
                         let symbols = self.pool.pop().unwrap_or_default();
                         self.buckets[b].insert(p, Bucket { open_ts, symbols });
+                        self.next_due[fi] = self.next_due[fi].min(open_ts.saturating_add(tf_ns));
                         p
                     }
                 };
@@ -331,6 +349,21 @@ impl BarAggregator {
             updated(*bar);
         }
         true
+    }
+
+    /// Hints the CPU to fetch `symbol`'s state ahead of [`BarAggregator::on_trade`]: call
+    /// it a few trades ahead so cache misses overlap when symbols are many.
+    #[inline]
+    pub fn prefetch(&self, symbol: u32) {
+        if (symbol as usize) >= self.syms.len() {
+            return;
+        }
+        let base = self.slot_base(symbol, 0);
+        let n = self.tfs.len() * self.slots_per;
+        crate::prefetch::read(&self.syms[symbol as usize]);
+        for bar in &self.open[base..base + n] {
+            crate::prefetch::read(bar);
+        }
     }
 
     /// Advances `feed`'s watermark by receive time while it is idle (a clock tick or a
@@ -354,17 +387,17 @@ impl BarAggregator {
     /// touched, and bars opened later in that range.
     pub fn on_drops(&mut self, symbol: u32, min_ts: i64, max_ts: i64) {
         let sym = symbol as usize;
-        if sym >= self.symbol_feed.len() {
+        if sym >= self.syms.len() {
             return;
         }
-        let range = match self.drop_range[sym] {
+        let range = match self.syms[sym].drop {
             Some((lo, hi)) => (lo.min(min_ts), hi.max(max_ts)),
             None => (min_ts, max_ts),
         };
-        if self.drop_range[sym].is_none() {
+        if self.syms[sym].drop.is_none() {
             self.drop_active.push(symbol);
         }
-        self.drop_range[sym] = Some(range);
+        self.syms[sym].drop = Some(range);
         for (i, tf) in self.tfs.iter().enumerate() {
             let base = (sym * self.tfs.len() + i) * self.slots_per;
             for bar in &mut self.open[base..base + self.slots_per] {
@@ -429,19 +462,31 @@ impl BarAggregator {
             return;
         }
         self.feeds[fi].watermark = wm;
-        for i in 0..self.tfs.len() {
-            self.close_tf(fi, i, wm, closed);
+        if !self.drop_active.is_empty() {
+            // Drop ranges wholly behind the watermark can no longer touch an open bar.
+            let syms = &mut self.syms;
+            self.drop_active.retain(|&s| {
+                let st = &mut syms[s as usize];
+                let expired = st.feed == feed && st.drop.is_some_and(|(_, hi)| hi < wm);
+                if expired {
+                    st.drop = None;
+                }
+                !expired
+            });
         }
-        // Drop ranges wholly behind the watermark can no longer touch an open bar.
-        let (drop_range, symbol_feed) = (&mut self.drop_range, &self.symbol_feed);
-        self.drop_active.retain(|&s| {
-            let expired = symbol_feed[s as usize] == feed
-                && drop_range[s as usize].is_some_and(|(_, hi)| hi < wm);
-            if expired {
-                drop_range[s as usize] = None;
+        // No bar ends before `next_due`: nothing to close yet.
+        if wm < self.next_due[fi] && !self.emit_empty {
+            return;
+        }
+        let ntf = self.tfs.len();
+        let mut due = i64::MAX;
+        for i in 0..ntf {
+            self.close_tf(fi, i, wm, closed);
+            if let Some(k) = self.buckets[fi * ntf + i].front() {
+                due = due.min(k.open_ts.saturating_add(self.tf_ns[i]));
             }
-            !expired
-        });
+        }
+        self.next_due[fi] = due;
     }
 
     /// Closes the bars of feed `fi`, timeframe `i` that end at or before `wm`, in interval
@@ -465,7 +510,13 @@ impl BarAggregator {
             }
             if next_bucket == Some(t) {
                 let mut bucket = self.buckets[b].pop_front().expect("checked");
-                for &s in &bucket.symbols {
+                for (n, &s) in bucket.symbols.iter().enumerate() {
+                    // Symbols in a bucket are scattered: fetch a few ahead.
+                    if let Some(&ahead) = bucket.symbols.get(n + 8) {
+                        let a = self.slot_base(ahead, i);
+                        crate::prefetch::read(&self.open[a]);
+                        crate::prefetch::read(&self.open[a + self.slots_per - 1]);
+                    }
                     let base = self.slot_base(s, i);
                     if let Some(bar) = self.open[base..base + self.slots_per]
                         .iter_mut()

@@ -14,6 +14,7 @@ pub mod fixed;
 pub mod frame;
 pub mod layout;
 pub mod patterns;
+pub mod prefetch;
 pub mod record;
 pub mod ring;
 pub mod scanner;

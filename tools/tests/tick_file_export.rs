@@ -163,10 +163,14 @@ fn exported_bars_equal_bars_computed_from_the_file() {
 fn json_lines_export_holds_the_same_bars() {
     let (dir, ticks) = run("jsonl");
     let text = std::fs::read_to_string(dir.path().join("out/bars.jsonl")).unwrap();
-    let n = text
+    let rows: Vec<serde_json::Value> = text
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .count();
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows
+        .iter()
+        .all(|r| r["flags"] == "closed" && r["open"].is_string()));
+    let n = rows.len();
     assert_eq!(n, expected_bars(&ticks).len());
     assert!(dir.path().join("out/signals.jsonl").exists());
 }

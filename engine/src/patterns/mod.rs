@@ -51,12 +51,10 @@ mod triple;
 
 use crate::record::BarRecord;
 use crate::window::BarWindow;
-use candle::{
-    Series, BODY_DOJI, BODY_LONG, BODY_SHORT, FAR, NEAR, SHADOW_LONG, SHADOW_VERY_SHORT,
-};
+use candle::{Series, BODY_DOJI, BODY_LONG, BODY_SHORT, FAR, NEAR, SHADOW_LONG, SHADOW_VERY_SHORT};
 
-/// A TA-Lib candlestick pattern.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A TA-Lib candlestick pattern. Ordered like [`Pattern::ALL`] (by code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Pattern {
     /// `CDLDOJI`: open and close (almost) equal. Always +100: a doji is neither bullish nor
     /// bearish.
