@@ -377,7 +377,7 @@ impl SignalKind {
 /// | 4 | 4 | symbol id |
 /// | 8 | 8 | open time of the bar, ns |
 /// | 16 | 2 | signal kind code ([`SignalKind`]) |
-/// | 18 | 1 | direction: 1 up/bullish, -1 down/bearish (i8) |
+/// | 18 | 1 | direction: 1 up/bullish, -1 down/bearish, 0 none (doji) (i8) |
 /// | 19 | 1 | reserved |
 /// | 20 | 4 | value: TA-Lib's integer for candlesticks, ±100 otherwise (i32) |
 /// | 24 | 8 | strength, 1e-9 units (e.g. how far beyond the level, relative) |

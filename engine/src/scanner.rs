@@ -5,7 +5,7 @@
 
 use crate::record::{bar_flags, BarRecord, SignalRecord};
 pub use crate::signals::SignalParams;
-use crate::signals::{breakout, sma_cross, vol_spike};
+use crate::signals::{breakout, signal_record, sma_cross, vol_spike};
 use crate::window::BarWindow;
 
 /// Scanner settings.
@@ -89,6 +89,17 @@ impl Scanner {
             }
             if let Some(s) = vol_spike(w, bar, p.vol_lookback, p.vol_factor_milli) {
                 emit(s);
+            }
+            if p.patterns {
+                crate::patterns::scan(w, bar, &mut |pattern, value| {
+                    // Strength: TA-Lib's value as a fraction (100 → 1.0, 80 → 0.8).
+                    let strength = i64::from(value.unsigned_abs()) * 10_000_000;
+                    let mut s = signal_record(bar, pattern.code(), value, strength, bar.close);
+                    if !pattern.directional() {
+                        s.direction = 0;
+                    }
+                    emit(s);
+                });
             }
         }
         w.push(*bar);

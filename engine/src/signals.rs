@@ -8,6 +8,7 @@
 //!   `fast <= slow` and on this bar `fast > slow` (up), or the mirror (down).
 //! - `vol_spike`: volume above k × the mean volume of the previous N bars.
 
+use crate::patterns::Pattern;
 use crate::record::{BarRecord, Kind, SignalKind, SignalRecord};
 use crate::window::BarWindow;
 
@@ -47,13 +48,20 @@ impl SignalParams {
         self.breakout_lookback
             .max(self.sma_slow + 1)
             .max(self.vol_lookback)
+            .max(if self.patterns {
+                crate::patterns::MAX_LOOKBACK
+            } else {
+                0
+            })
     }
 }
 
 /// The lower-case name of a signal code: `breakout`, `sma_cross`, `vol_spike`, or a
 /// candlestick pattern's `cdl_*` name.
 pub fn signal_name(code: u16) -> Option<&'static str> {
-    SignalKind::from_u16(code).map(SignalKind::name)
+    SignalKind::from_u16(code)
+        .map(SignalKind::name)
+        .or_else(|| Pattern::from_code(code).map(Pattern::name))
 }
 
 /// Relative distance of `value` beyond `level`, in 1e-9 units, clamped to i64.

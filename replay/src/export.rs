@@ -10,7 +10,8 @@
 //!
 //! `tf` is written `1s`, `1m`, `5m`, …; `flags` is a `|`-separated list of bar flags
 //! (`closed|incomplete`); `kind` is the signal's lower-case name (`breakout`,
-//! `sma_cross`, `cdl_engulfing`); `direction` is `up` or `down`; `value` is ±100 for
+//! `sma_cross`, `cdl_engulfing`); `direction` is `up`, `down`, or `none` for patterns
+//! without one (doji); `value` is ±100 for
 //! signals and TA-Lib's integer for candlesticks. With JSON lines the files are
 //! `bars.jsonl` and so on, one object per line with the same keys.
 
@@ -255,7 +256,11 @@ impl Exporter {
                     self.tf(s.tf),
                     num(s.bar_open_ts),
                     text(signal_name(s.signal).unwrap_or("unknown")),
-                    text(if s.direction >= 0 { "up" } else { "down" }),
+                    text(match s.direction {
+                        1.. => "up",
+                        0 => "none",
+                        _ => "down",
+                    }),
                     num(s.value),
                 ];
                 self.signals.row(f, &row)

@@ -454,6 +454,214 @@ class Walk:
             self.marubozu()
 
 
+class Ties(Walk):
+    """Scenarios that put one condition of one pattern exactly on its threshold.
+
+    Every scenario starts after 10 calibration bars (body 40 ticks, range 200 ticks) and
+    every pattern candle has a body that is a multiple of 10 ticks and a range that is a
+    multiple of 100 ticks, so all of TA-Lib's yardsticks are whole numbers of ticks
+    (mean body = sum / 10, 10% of the mean range = sum / 100, near = sum of 5 / 25, far =
+    3 * sum of 5 / 25) and a quantity can sit exactly on one. The tick is 0.25, so the
+    prices and their differences are exact in binary too and the float comparisons tie.
+    Each condition is planted on its threshold (offset 0) and one tick to one side.
+    """
+
+    def __init__(self, rng):
+        super().__init__(rng, 8000, 0.0, Decimal("0.25"))
+        self.scenarios = 0
+
+    def calibrate(self):
+        for _ in range(10):
+            o = self.close
+            c = o - 40 if o > self.start else o + 40
+            self.push_body(o, c, 80, 80)
+
+    def candle(self, o, c, up=None, down=None):
+        """A candle whose range is a multiple of 100 ticks unless both shadows are given."""
+        b = abs(c - o)
+        if up is None and down is None:
+            total = -(-max(b, 1) // 100) * 100 - b
+            up, down = total // 2, total - total // 2
+        elif up is None:
+            up = -(-(b + down) // 100) * 100 - b - down
+        elif down is None:
+            down = -(-(b + up) // 100) * 100 - b - up
+        assert up >= 0 and down >= 0
+        self.push_body(o, c, up, down)
+        return self.bars[-1]
+
+    @staticmethod
+    def whole(x):
+        assert x.denominator == 1, x
+        return int(x)
+
+    def run(self):
+        scenarios = [
+            (self.doji, ["body"]),
+            (self.marubozu_t, ["body", "upper", "lower"]),
+            (lambda t, d: self.hammer_t(t, d, hanging=False), ["body", "shadow", "upper", "near"]),
+            (lambda t, d: self.hammer_t(t, d, hanging=True), ["body", "shadow", "upper", "near"]),
+            (lambda t, d: self.inverted_t(t, d, shooting=False), ["gap", "body", "shadow", "lower"]),
+            (lambda t, d: self.inverted_t(t, d, shooting=True), ["gap", "body", "shadow", "lower"]),
+            (lambda t, d: self.harami_t(t, d, cross=False), ["long1", "short2"]),
+            (lambda t, d: self.harami_t(t, d, cross=True), ["long1", "short2"]),
+            (lambda t, d: self.star_t(t, d, morning=True), ["long1", "gap", "short2", "pen", "short3"]),
+            (lambda t, d: self.star_t(t, d, morning=False), ["long1", "gap", "short2", "pen", "short3"]),
+            (self.soldiers_t, ["upper1", "upper2", "upper3", "open2", "near2", "near3", "far2", "far3", "short3"]),
+            (self.crows_t, ["lower1", "lower2", "lower3", "whigh", "open2a", "open2b"]),
+            (lambda t, d: self.piercing_t(t, d, dark=False), ["long1", "low", "mid", "open1", "long2"]),
+            (lambda t, d: self.piercing_t(t, d, dark=True), ["long1", "high", "mid", "open1"]),
+        ]
+        for build, names in scenarios:
+            for tie in names:
+                for d in (0, self.rng.choice([-1, 1])):
+                    self.calibrate()
+                    build(tie, d)
+                    self.scenarios += 1
+        self.calibrate()
+
+    def doji(self, tie, d):
+        at = self.at
+        b = self.whole(self.tenth_range(at)) + d if tie == "body" else 0
+        self.candle(self.close, self.close + b)
+
+    def marubozu_t(self, tie, d):
+        at = self.at
+        b = self.whole(self.body_avg(at)) + d if tie == "body" else 100
+        edge = self.whole(self.tenth_range(at)) + d
+        up = edge if tie == "upper" else 0
+        down = edge if tie == "lower" else 0
+        o = self.close
+        self.candle(o, o - b if o > self.start else o + b, up, down)
+
+    def hammer_t(self, tie, d, hanging):
+        at = self.at
+        prev = self.bars[-1]
+        b = self.whole(self.body_avg(at)) + d if tie == "body" else 10
+        lower = b + d if tie == "shadow" else 3 * b + 60
+        upper = self.whole(self.tenth_range(at)) + d if tie == "upper" else 0
+        near = self.whole(self.near(at - 1))
+        if hanging:
+            bottom = prev[1] - near - d if tie == "near" else prev[1]
+        else:
+            bottom = prev[2] + near + d if tie == "near" else prev[2]
+        self.candle(bottom + b, bottom, upper, lower)
+
+    def inverted_t(self, tie, d, shooting):
+        at = self.at
+        prev = self.bars[-1]
+        b = self.whole(self.body_avg(at)) + d if tie == "body" else 10
+        upper = b + d if tie == "shadow" else 3 * b + 60
+        lower = self.whole(self.tenth_range(at)) + d if tie == "lower" else 0
+        gap = d if tie == "gap" else 20
+        if shooting:
+            bottom = max(prev[0], prev[3]) + gap
+        else:
+            bottom = min(prev[0], prev[3]) - gap - b
+        self.candle(bottom, bottom + b, upper, lower)
+
+    def harami_t(self, tie, d, cross):
+        b1 = self.whole(self.body_avg(self.at)) + d if tie == "long1" else 200
+        o1 = self.close
+        c1 = o1 - b1 if o1 > self.start else o1 + b1
+        self.candle(o1, c1)
+        at = self.at
+        limit = self.tenth_range(at) if cross else self.body_avg(at)
+        b2 = self.whole(limit) + d if tie == "short2" else (0 if cross else 20)
+        mid = (o1 + c1) // 2
+        self.candle(mid - b2 // 2, mid - b2 // 2 + b2)
+
+    def star_t(self, tie, d, morning):
+        s = -1 if morning else 1  # first candle's direction
+        b1 = self.whole(self.body_avg(self.at)) + d if tie == "long1" else 200
+        o1 = self.close
+        c1 = o1 + s * b1
+        self.candle(o1, c1, 0, 0)
+        b2 = self.whole(self.body_avg(self.at)) + d if tie == "short2" else 10
+        gap = -d if tie == "gap" else 20  # the star's body beyond the first close
+        near = c1 + s * gap
+        self.candle(near, near + s * b2)
+        if tie == "pen":
+            c3 = self.whole(c1 - s * Fraction(3, 10) * b1) - s * d
+        else:
+            c3 = c1 - s * (b1 * 6 // 10)
+        b3 = self.whole(self.body_avg(self.at)) + d if tie == "short3" else 100
+        self.candle(c3 + s * b3, c3)
+
+    def soldiers_t(self, tie, d):
+        o = self.close
+        prev = None
+        for k in (1, 2, 3):
+            at = self.at
+            # Shorter first bodies when the last body is to sit on its "not short" edge, so
+            # that it is not also "far" shorter than the second.
+            b = 100 if tie == "short3" else 200
+            if prev is None:
+                o = self.close
+            else:
+                po, pc, pat = prev
+                o = pc - 50
+                if tie == f"near{k}":
+                    o = pc + self.whole(self.near(pat)) + d
+                if tie == "open2" and k == 2:
+                    o = po + d
+                if tie == f"far{k}":
+                    b = (pc - po) - self.whole(self.far(pat)) + d
+            if tie == "short3" and k == 3:
+                b = self.whole(self.body_avg(at)) + d
+            up = self.whole(self.tenth_range(at)) + d if tie == f"upper{k}" else 0
+            self.candle(o, o + b, up, None)
+            prev = (o, o + b, at)
+
+    def crows_t(self, tie, d):
+        o = self.close
+        white = self.candle(o, o + 100)
+        prev = None
+        for k in (1, 2, 3):
+            at = self.at
+            b = 200
+            if prev is None:
+                o = white[3]
+                if tie == "whigh":
+                    o = white[1] + 100
+                    b = o - (white[1] + d)
+            else:
+                po, pc = prev
+                o = pc + 100
+                if tie == "open2a" and k == 2:
+                    o = po - d
+                if tie == "open2b" and k == 2:
+                    o = pc + d
+            down = self.whole(self.tenth_range(at)) + d if tie == f"lower{k}" else 0
+            self.candle(o, o - b, None, down)
+            prev = (o, o - b)
+
+    def piercing_t(self, tie, d, dark):
+        s = 1 if dark else -1  # first candle's direction
+        b1 = 200
+        if tie == "long1":
+            b1 = self.whole(self.body_avg(self.at)) + d
+        elif tie == "long2":
+            b1 = 60
+        o1 = self.close
+        c1 = o1 + s * b1
+        shadow = 0 if tie == "long2" else 50
+        a = self.candle(o1, c1, shadow, shadow)
+        # Open beyond the first candle's extreme (its low for piercing, high for dark cloud).
+        extreme = a[1] if dark else a[2]
+        o2 = extreme + s * (d if tie in ("low", "high") else 20)
+        if tie == "mid":
+            c2 = self.whole(c1 - s * Fraction(b1, 2)) - s * d
+        elif tie == "open1":
+            c2 = o1 - s * d
+        else:
+            c2 = c1 - s * (b1 * 7 // 10)
+        if tie == "long2":
+            o2 = c1 - 1
+            c2 = o2 + self.whole(self.body_avg(self.at)) + d
+        self.candle(o2, c2)
+
+
 def generate(name, n, start, tick, vol, rng):
     tick = Decimal(tick)
     walk = Walk(rng, int(Decimal(start) / tick), vol, tick)
@@ -508,11 +716,15 @@ def main():
         series, d = generate(name, n, start, tick, vol, rng)
         rows += series
         discriminating += d
+    book = Ties(rng)
+    book.run()
+    rows += [("ties",) + tuple(book.text(x) for x in bar) for bar in book.bars]
+    series_names = [name for name, *_ in SERIES] + ["ties"]
 
     expected = []
     counts = {name: {} for name, _ in PATTERNS}
     base = 0
-    for name, *_ in SERIES:
+    for name in series_names:
         idx = [i for i, r in enumerate(rows) if r[0] == name]
         assert idx == list(range(base, base + len(idx)))
         ohlc = [np.array([float(rows[i][k]) for i in idx], dtype=np.float64) for k in (1, 2, 3, 4)]
@@ -538,6 +750,7 @@ def main():
     print(f"{len(rows)} bars, {len(expected)} non-zero outputs -> {args.out}")
     print(f"{discriminating} planted stars close exactly on a penetration threshold that "
           "rounds differently fused and unfused")
+    print(f"{book.scenarios} tie scenarios ({len(book.bars)} bars)")
     print("| pattern | hits | values |")
     print("| --- | ---: | --- |")
     for pname, _ in PATTERNS:

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tickforge_engine::fixed::Decimal;
-use tickforge_engine::record::{bar_flags, FeedState, Kind, Record, RecordView, SignalKind};
+use tickforge_engine::record::{bar_flags, FeedState, Kind, Record, RecordView};
 use tickforge_engine::shm::{EventReader, LatestReader, Poll, StartAt};
+use tickforge_engine::signals::signal_name;
 use tickforge_engine::symbol::{venue, SymbolInfo};
 
 /// Arguments of `tickforge tail`.
@@ -86,7 +87,7 @@ pub fn format_event(
             tf(b.tf), b.open_ts, Decimal::from(b.open), Decimal::from(b.high), Decimal::from(b.low),
             Decimal::from(b.close), Decimal(b.volume() as i128), b.count, flags(b.flags)),
         RecordView::Signal(s) => {
-            let kind = SignalKind::from_u16(s.signal).map_or("unknown", |k| k.name());
+            let kind = signal_name(s.signal).unwrap_or("unknown");
             if json {
                 serde_json::json!({"seq": seq, "kind": "signal", "symbol": sym(s.symbol), "tf": tf(s.tf),
                     "bar_open_ts_ns": s.bar_open_ts, "signal": kind, "direction": s.direction, "value": s.value,

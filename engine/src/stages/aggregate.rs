@@ -1,7 +1,7 @@
 //! The aggregator stage: trades into bars; everything passes through in order.
 
 use crate::aggregator::{AggregatorCounters, BarAggregator};
-use crate::record::{BarRecord, FeedState, Record, RecordView};
+use crate::record::{BarRecord, FeedState, Kind, Record, RecordView};
 use crate::ring::{Inbox, Outbox};
 use crate::stage::Stage;
 
@@ -97,7 +97,10 @@ impl Stage for AggregatorStage {
     fn poll(&mut self) -> usize {
         let (agg, symbol_feed, updated) = (&mut self.agg, &self.symbol_feed, &mut self.updated);
         self.out
-            .pump(&mut self.input, &mut self.done, |rec, out, done| {
+            .pump(&mut self.input, &mut self.done, |rec, ahead, out, done| {
+                if let Some(a) = ahead.filter(|a| a.kind() == Some(Kind::Trade)) {
+                    agg.prefetch(a.symbol());
+                }
                 handle(agg, symbol_feed, updated, rec, out, done)
             })
     }

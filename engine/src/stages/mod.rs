@@ -16,6 +16,8 @@ use crate::ring::{Inbox, Outbox};
 
 /// Records processed per poll before giving other stages a turn.
 pub(crate) const BUDGET: usize = 512;
+/// How far ahead a stage looks to prefetch the state a record will need.
+pub(crate) const PREFETCH_AHEAD: usize = 8;
 
 /// A lossless output: what does not fit in the ring waits here, in order, and the stage
 /// takes no new input until it has gone out.
@@ -59,18 +61,27 @@ impl Backlogged {
     }
 
     /// One poll of a pass-through stage: hands up to [`BUDGET`] records from `input` to
-    /// `handle` while the output keeps up, then wakes the consumer. Returns the work done.
+    /// `handle`, once the output has caught up, then wakes the consumer. With each record
+    /// `handle` also sees the one [`PREFETCH_AHEAD`] places further on, to start its cache
+    /// misses early. Returns the work done.
     pub(crate) fn pump(
         &mut self,
         input: &mut Inbox<Record>,
         done: &mut bool,
-        mut handle: impl FnMut(Record, &mut Backlogged, &mut bool),
+        mut handle: impl FnMut(Record, Option<&Record>, &mut Backlogged, &mut bool),
     ) -> usize {
         let mut work = 0;
-        while work < BUDGET && !*done && self.flush() {
-            let Ok(rec) = input.pop() else { break };
-            handle(rec, self, done);
-            work += 1;
+        let n = input.slots().min(BUDGET);
+        if n > 0 && !*done && self.flush() {
+            let chunk = input.read_chunk(n).expect("that many records are readable");
+            let (a, b) = chunk.as_slices();
+            let at = |i: usize| if i < a.len() { a[i] } else { b[i - a.len()] };
+            while work < n && !*done {
+                let ahead = (work + PREFETCH_AHEAD < n).then(|| at(work + PREFETCH_AHEAD));
+                handle(at(work), ahead.as_ref(), self, done);
+                work += 1;
+            }
+            chunk.commit(work);
         }
         if work == 0 && !self.is_empty() && self.flush() {
             work = 1;

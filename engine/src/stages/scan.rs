@@ -41,7 +41,7 @@ impl Stage for ScannerStage {
     fn poll(&mut self) -> usize {
         let scanner = &mut self.scanner;
         self.out
-            .pump(&mut self.input, &mut self.done, |rec, out, done| {
+            .pump(&mut self.input, &mut self.done, |rec, _, out, done| {
                 out.push(rec);
                 match rec.view() {
                     Some(RecordView::Bar(b)) if b.flags & bar_flags::CLOSED != 0 => {

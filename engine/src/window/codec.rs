@@ -26,6 +26,15 @@ use crate::record::BarRecord;
 /// Bars a layout must be planned from before it stops reserving room for growth.
 const WARMUP: usize = 32;
 
+/// Extra bits beyond a window's current range, by how a field moves. A close wanders like
+/// a random walk and open times only grow, so the layout must leave them room to drift;
+/// each extra bit doubles the room, and a random walk needs four times as long to cross
+/// twice the distance. Spreads (open, high and low relative to close), volumes and counts
+/// are stationary: one bit covers a new extreme up to twice the window's.
+const CLOSE_HEADROOM: u32 = 2;
+const TS_HEADROOM: u32 = 3;
+const SPREAD_HEADROOM: u32 = 1;
+
 /// Minimum bits per field while warming up, so a young window does not re-encode on every
 /// new bar while its ranges grow.
 const WARM_TS_BITS: u32 = 16;
@@ -621,34 +630,34 @@ impl Stats {
             let full = (0, 64);
             (close, open, high, low, ts) = (full, full, full, full, full);
         } else {
-            let head = 1;
             close = centered(
                 i128::from(self.close.0) / pd,
                 i128::from(self.close.1) / pd,
-                head,
+                CLOSE_HEADROOM,
                 floor(WARM_CLOSE_BITS),
             );
-            let rel =
-                |(lo, hi): (i128, i128)| centered(lo / pd, hi / pd, head, floor(WARM_REL_BITS));
+            let rel = |(lo, hi): (i128, i128)| {
+                centered(lo / pd, hi / pd, SPREAD_HEADROOM, floor(WARM_REL_BITS))
+            };
             (open, high, low) = (rel(self.rel[0]), rel(self.rel[1]), rel(self.rel[2]));
             ts = upward(
                 i128::from(self.ts.0) / td,
                 i128::from(self.ts.1) / td,
-                2,
+                TS_HEADROOM,
                 floor(WARM_TS_BITS),
             );
         }
         let vol_bits = if empty {
             96
         } else {
-            (bits_of(self.vol_max / vu) + 1)
+            (bits_of(self.vol_max / vu) + SPREAD_HEADROOM)
                 .max(floor(WARM_VOL_BITS))
                 .min(96)
         };
         let count_bits = if empty {
             32
         } else {
-            (bits_of(u128::from(self.count_max)) + 1)
+            (bits_of(u128::from(self.count_max)) + SPREAD_HEADROOM)
                 .max(floor(WARM_COUNT_BITS))
                 .min(32)
         };

@@ -21,7 +21,7 @@
 mod codec;
 
 use crate::record::BarRecord;
-use codec::{Layout, Stats, PAD_BYTES};
+use codec::{Layout, RowView, Stats, ROW_VIEW};
 
 /// Capacity of a window made by [`Default`]: the scanner's default window.
 pub const DEFAULT_CAPACITY: usize = 200;
@@ -44,44 +44,47 @@ pub struct BarWindow {
 #[derive(Clone)]
 struct Store {
     layout: Layout,
-    /// `capacity` rows of `layout.row_bytes()` bytes, then [`PAD_BYTES`].
+    /// `capacity` rows of `layout.row_bytes()` bytes, padded so that [`ROW_VIEW`] bytes
+    /// can be read from the start of any row.
     data: Box<[u8]>,
     row_bytes: u32,
-    /// Pushes since the layout was last planned.
-    since_plan: u32,
     /// Times the rows were re-encoded under a new layout.
     reencodes: u32,
+    /// Pushes since the layout was last planned.
+    since_plan: u64,
+    /// Value of `since_plan` at which to check whether a narrower layout would do.
+    next_check: u64,
 }
 
 impl Store {
     fn new(layout: Layout, capacity: u32) -> Self {
         let row_bytes = layout.row_bytes();
-        let size = (capacity as usize)
+        let size = (capacity as usize - 1)
             .checked_mul(row_bytes)
-            .and_then(|n| n.checked_add(PAD_BYTES))
+            .and_then(|n| n.checked_add(ROW_VIEW))
             .expect("window size overflows usize");
         Store {
             layout,
             data: vec![0; size].into_boxed_slice(),
             row_bytes: row_bytes as u32,
-            since_plan: 0,
             reencodes: 0,
+            since_plan: 0,
+            next_check: u64::from(capacity),
         }
     }
 
-    /// Row `slot` with the padding after it, for decoding.
+    /// Row `slot` with the bytes after it, as the decoder reads it.
     #[inline(always)]
-    fn row(&self, slot: u32) -> &[u8] {
+    fn row(&self, slot: u32) -> &RowView {
         let at = slot as usize * self.row_bytes as usize;
-        &self.data[at..at + self.row_bytes as usize + PAD_BYTES]
+        self.data[at..at + ROW_VIEW].try_into().expect("row view")
     }
 
     /// Packs `raw` (encoded under this store's layout) into row `slot`.
     #[inline(always)]
     fn write(&mut self, slot: u32, raw: &codec::Raw) {
         let at = slot as usize * self.row_bytes as usize;
-        let row = &mut self.data[at..at + self.row_bytes as usize];
-        self.layout.write(raw, row);
+        self.layout.write(raw, &mut self.data, at);
     }
 
     #[inline(always)]
@@ -142,7 +145,7 @@ impl BarWindow {
         let slot = claim_slot(&mut self.len, &mut self.head, self.capacity);
         store.write(slot, &raw);
         store.since_plan += 1;
-        if store.since_plan >= self.capacity {
+        if store.since_plan >= store.next_check {
             self.shrink_if_narrower();
         }
     }
@@ -259,8 +262,10 @@ impl BarWindow {
         store.since_plan = 1;
     }
 
-    /// Every `capacity` pushes: re-plans from the bars held and re-encodes if that makes
-    /// rows shorter (after a spike, an odd price or a gap has left the window).
+    /// `capacity` pushes after a layout was planned, then after 2, 4, 8, 16 times that
+    /// and every 16 times that from then on: re-plans from the bars held and re-encodes if
+    /// rows get shorter (after a spike, an odd price or a gap has left the window, or the
+    /// market calmed down).
     #[cold]
     #[inline(never)]
     fn shrink_if_narrower(&mut self) {
@@ -269,10 +274,15 @@ impl BarWindow {
             stats.add(&b);
         }
         let layout = stats.layout();
+        let cap = u64::from(self.capacity);
         let store = self.store.as_deref_mut().expect("non-empty");
-        store.since_plan = 0;
         if layout.row_bytes() < store.row_bytes as usize {
             self.reencode(layout);
+            let store = self.store.as_deref_mut().expect("re-encoded");
+            store.since_plan = 0;
+            store.next_check = cap;
+        } else {
+            store.next_check = store.since_plan + store.since_plan.min(16 * cap);
         }
     }
 
