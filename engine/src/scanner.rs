@@ -38,6 +38,8 @@ pub struct Scanner {
     cfg: ScannerConfig,
     ntf: usize,
     windows: Vec<BarWindow>,
+    /// The previous bars of the bar being scanned, newest first (reused).
+    recent: Vec<BarRecord>,
     signals: u64,
 }
 
@@ -53,6 +55,7 @@ impl Scanner {
             ntf: timeframes,
             windows: vec![BarWindow::new(window); symbols * timeframes],
             cfg,
+            recent: Vec::with_capacity(longest),
             signals: 0,
         }
     }
@@ -77,17 +80,22 @@ impl Scanner {
         };
         if bar.flags & bar_flags::EMPTY == 0 {
             let p = self.cfg.params(bar.tf as usize);
+            // Decode the previous bars the signals need once, newest first.
+            let need = p.lookback().min(w.len());
+            self.recent.clear();
+            self.recent.extend((0..need).filter_map(|k| w.back(k)));
+            let prev = &self.recent[..];
             let mut emit = |s: SignalRecord| {
                 self.signals += 1;
                 out(s);
             };
-            if let Some(s) = breakout(w, bar, p.breakout_lookback) {
+            if let Some(s) = breakout(prev, bar, p.breakout_lookback) {
                 emit(s);
             }
-            if let Some(s) = sma_cross(w, bar, p.sma_fast, p.sma_slow) {
+            if let Some(s) = sma_cross(prev, bar, p.sma_fast, p.sma_slow) {
                 emit(s);
             }
-            if let Some(s) = vol_spike(w, bar, p.vol_lookback, p.vol_factor_milli) {
+            if let Some(s) = vol_spike(prev, bar, p.vol_lookback, p.vol_factor_milli) {
                 emit(s);
             }
             if p.patterns {

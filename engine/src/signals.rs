@@ -1,7 +1,7 @@
 //! Signals on closed bars, exactly as DESIGN.md defines them, in exact integer arithmetic.
 //!
-//! Each takes the window of **previous** closed bars (the new bar is not in it yet) and
-//! the new bar, and needs enough previous bars to be defined; until then it never fires.
+//! Each takes the **previous** closed bars, newest first (the new bar is not among them),
+//! and the new bar, and needs enough previous bars to be defined; until then it never fires.
 //! - `breakout`: the close above the highest high, or below the lowest low, of the
 //!   previous N bars.
 //! - `sma_cross`: the SMA(fast) of closes crosses the SMA(slow): on the previous bar
@@ -10,7 +10,6 @@
 
 use crate::patterns::Pattern;
 use crate::record::{BarRecord, Kind, SignalKind, SignalRecord};
-use crate::window::BarWindow;
 
 /// Parameters of the signals for one timeframe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,12 +98,12 @@ pub fn signal_record(
 }
 
 /// `breakout` over the previous `lookback` bars.
-pub fn breakout(prev: &BarWindow, bar: &BarRecord, lookback: usize) -> Option<SignalRecord> {
+pub fn breakout(prev: &[BarRecord], bar: &BarRecord, lookback: usize) -> Option<SignalRecord> {
     if lookback == 0 || prev.len() < lookback {
         return None;
     }
     let (mut hi, mut lo) = (i64::MIN, i64::MAX);
-    for b in (0..lookback).filter_map(|k| prev.back(k)) {
+    for b in (0..lookback).filter_map(|k| prev.get(k).copied()) {
         hi = hi.max(b.high);
         lo = lo.min(b.low);
     }
@@ -132,16 +131,16 @@ pub fn breakout(prev: &BarWindow, bar: &BarRecord, lookback: usize) -> Option<Si
 }
 
 /// Sum of the closes of the `n` bars ending `skip` bars back in `prev`.
-fn closes(prev: &BarWindow, skip: usize, n: usize) -> i128 {
+fn closes(prev: &[BarRecord], skip: usize, n: usize) -> i128 {
     (skip..skip + n)
-        .filter_map(|k| prev.back(k))
+        .filter_map(|k| prev.get(k).copied())
         .map(|b| i128::from(b.close))
         .sum()
 }
 
 /// `sma_cross` with periods `fast` < `slow`: needs `slow` previous bars.
 pub fn sma_cross(
-    prev: &BarWindow,
+    prev: &[BarRecord],
     bar: &BarRecord,
     fast: usize,
     slow: usize,
@@ -181,7 +180,7 @@ pub fn sma_cross(
 
 /// `vol_spike`: volume above `factor_milli`/1000 × the mean of the previous `lookback` bars.
 pub fn vol_spike(
-    prev: &BarWindow,
+    prev: &[BarRecord],
     bar: &BarRecord,
     lookback: usize,
     factor_milli: u64,
@@ -190,7 +189,7 @@ pub fn vol_spike(
         return None;
     }
     let sum: u128 = (0..lookback)
-        .filter_map(|k| prev.back(k))
+        .filter_map(|k| prev.get(k).copied())
         .map(|b| b.volume())
         .sum();
     let v = bar.volume();
@@ -231,12 +230,9 @@ mod tests {
         b
     }
 
-    fn window(bars: &[BarRecord]) -> BarWindow {
-        let mut w = BarWindow::new(200);
-        for b in bars {
-            w.push(*b);
-        }
-        w
+    /// The previous bars newest first, as the scanner hands them over.
+    fn window(bars: &[BarRecord]) -> Vec<BarRecord> {
+        bars.iter().rev().copied().collect()
     }
 
     #[test]

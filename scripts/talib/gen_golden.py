@@ -594,8 +594,9 @@ class Ties(Walk):
         for k in (1, 2, 3):
             at = self.at
             # Shorter first bodies when the last body is to sit on its "not short" edge, so
-            # that it is not also "far" shorter than the second.
-            b = 100 if tie == "short3" else 200
+            # that it is not also "far" shorter than the second; longer ones when a body is
+            # to sit on its "far" edge, so that it is not also short.
+            b = 100 if tie == "short3" else 300 if tie.startswith("far") else 200
             if prev is None:
                 o = self.close
             else:
@@ -610,7 +611,9 @@ class Ties(Walk):
             if tie == "short3" and k == 3:
                 b = self.whole(self.body_avg(at)) + d
             up = self.whole(self.tenth_range(at)) + d if tie == f"upper{k}" else 0
-            self.candle(o, o + b, up, None)
+            # A longer first range makes "far" differ between the second and third candle.
+            down = 200 if k == 1 and tie.startswith("far") else None
+            self.candle(o, o + b, up, down)
             prev = (o, o + b, at)
 
     def crows_t(self, tie, d):

@@ -17,7 +17,7 @@ pub(super) fn morning_star(s: &Series) -> i32 {
         && c.color() == 1
         && b.top() < a.bottom()
         && c.close > a.body.mul_add(STAR_PENETRATION, a.close)
-        && a.body > s.avg(BODY_LONG, 0)
+        && a.body > s.avg(BODY_LONG, 2)
         && b.body <= s.avg(BODY_SHORT, 1)
         && c.body > s.avg(BODY_SHORT, 0)
     {
