@@ -99,7 +99,7 @@ impl Scanner {
                 emit(s);
             }
             if p.patterns {
-                crate::patterns::scan(w, bar, &mut |pattern, value| {
+                crate::patterns::scan_recent(prev, bar, &mut |pattern, value| {
                     // Strength: TA-Lib's value as a fraction (100 → 1.0, 80 → 0.8).
                     let strength = i64::from(value.unsigned_abs()) * 10_000_000;
                     let mut s = signal_record(bar, pattern.code(), value, strength, bar.close);

@@ -75,20 +75,27 @@ fn expected() -> BTreeSet<Hit> {
 fn run(rows: &[Row], capacity: usize) -> BTreeSet<Hit> {
     let mut got = BTreeSet::new();
     let mut window = BarWindow::new(capacity);
+    let mut recent = Vec::with_capacity(MAX_LOOKBACK);
     for (i, row) in rows.iter().enumerate() {
         if i > 0 && rows[i - 1].series != row.series {
             window = BarWindow::new(capacity);
         }
-        let mut n = 0;
+        let mut hits = Vec::new();
         patterns::scan(&window, &row.bar, &mut |p, v| {
             assert!(got.insert((i, p, v)), "{} twice at {i}", p.name());
             assert_eq!(patterns::value(p, &window, &row.bar), v);
-            n += 1;
+            hits.push((p, v));
         });
-        if n == 0 {
+        if hits.is_empty() {
             // Spot-check `value` agrees on silence too.
             assert_eq!(patterns::value(Pattern::Doji, &window, &row.bar), 0);
         }
+        // The same from bars decoded beforehand, newest first.
+        recent.clear();
+        recent.extend((0..MAX_LOOKBACK).map_while(|k| window.back(k)));
+        let mut again = Vec::new();
+        patterns::scan_recent(&recent, &row.bar, &mut |p, v| again.push((p, v)));
+        assert_eq!(again, hits, "scan_recent at {i}");
         window.push(row.bar);
     }
     got

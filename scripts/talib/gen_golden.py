@@ -9,8 +9,10 @@ Writes, by default into engine/tests/data/talib/:
 
 The bars are seeded random walks (several series at different price levels and tick
 sizes) with frequent dojis, small bodies, opens equal to the previous close, flat bars,
-and planted pattern shapes, including exact ties (a close exactly at the morning star's
-penetration level, two body ends equal, ...) so that the comparisons' edge cases occur.
+and planted pattern shapes, some with one quantity on or next to its threshold (a close
+exactly at the morning star's penetration level, two body ends equal, ...), followed by
+a `ties` series of scenarios that put each condition of each pattern exactly on its
+threshold, so that every comparison's edge case occurs.
 Each series is run through `talib.CDLxxx(open, high, low, close)` with default parameters,
 on float64 arrays parsed from the same decimal text the Rust test parses.
 
@@ -507,8 +509,10 @@ class Ties(Walk):
             (lambda t, d: self.harami_t(t, d, cross=True), ["long1", "short2"]),
             (lambda t, d: self.star_t(t, d, morning=True), ["long1", "gap", "short2", "pen", "short3"]),
             (lambda t, d: self.star_t(t, d, morning=False), ["long1", "gap", "short2", "pen", "short3"]),
-            (self.soldiers_t, ["upper1", "upper2", "upper3", "open2", "near2", "near3", "far2", "far3", "short3"]),
-            (self.crows_t, ["lower1", "lower2", "lower3", "whigh", "open2a", "open2b"]),
+            (self.soldiers_t, ["upper1", "upper2", "upper3", "open2", "open3", "close2", "close3",
+                              "near2", "near3", "far2", "far3", "short3"]),
+            (self.crows_t, ["lower1", "lower2", "lower3", "whigh", "open2a", "open2b", "open3a",
+                            "close2", "close3"]),
             (lambda t, d: self.piercing_t(t, d, dark=False), ["long1", "low", "mid", "open1", "long2"]),
             (lambda t, d: self.piercing_t(t, d, dark=True), ["long1", "high", "mid", "open1"]),
         ]
@@ -608,6 +612,15 @@ class Ties(Walk):
                     o = po + d
                 if tie == f"far{k}":
                     b = (pc - po) - self.whole(self.far(pat)) + d
+                if tie == "open3" and k == 3:
+                    o, b = po + d, 250 - d
+                if tie == "close2" and k == 2:
+                    o, b = pc - 100, 100 + d
+            if tie == "close3":
+                if k < 3:
+                    b = 100
+                else:
+                    o, b = prev[1] - 60, 60 + d
             if tie == "short3" and k == 3:
                 b = self.whole(self.body_avg(at)) + d
             up = self.whole(self.tenth_range(at)) + d if tie == f"upper{k}" else 0
@@ -635,6 +648,12 @@ class Ties(Walk):
                     o = po - d
                 if tie == "open2b" and k == 2:
                     o = pc + d
+                if tie == "open3a" and k == 3:
+                    o, b = po - d, 250
+                if tie == f"close{k}":
+                    b = 100 + d
+                if tie == "close2" and k == 3:
+                    o = pc + 50  # inside the second body, which is only 100 + d long
             down = self.whole(self.tenth_range(at)) + d if tie == f"lower{k}" else 0
             self.candle(o, o - b, None, down)
             prev = (o, o - b)

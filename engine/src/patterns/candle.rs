@@ -5,7 +5,7 @@
 //! the yardstick for the candle at position `k` is
 //!
 //! ```text
-//! factor * (sum of the range over the N bars before k) / N / (2 for shadows, else 1)
+//! factor * (sum of the range over the N bars before k / N) / (2 for shadows, else 1)
 //! ```
 //!
 //! and with `N = 0` it is the candle's own range times the factor. The bars averaged are
@@ -16,9 +16,10 @@
 //! with TA-Lib's exact operation order (see the module documentation of
 //! [`crate::patterns`] for why that is bit-compatible).
 
+use std::cell::Cell;
+
 use crate::fixed::ONE;
 use crate::record::BarRecord;
-use crate::window::BarWindow;
 
 /// What a candle setting measures on a bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +77,9 @@ pub const FAR: CandleSetting = CandleSetting::new(RangeType::HighLow, 5, 0.6);
 /// TA-Lib default: "equal" is 5% of the mean high-low range of the previous 5.
 pub const EQUAL: CandleSetting = CandleSetting::new(RangeType::HighLow, 5, 0.05);
 
+/// Largest magnitude (2^53) up to which a nano-unit integer converts to `f64` exactly.
+const EXACT_NANOS: u64 = 1 << 53;
+
 /// A fixed-point price (1e-9 units) as the `f64` nearest to its decimal value — the same
 /// `f64` that parsing the price's decimal text (`float("25.3519")`) gives.
 ///
@@ -83,8 +87,7 @@ pub const EQUAL: CandleSetting = CandleSetting::new(RangeType::HighLow, 5, 0.05)
 /// division by 1e9 rounds correctly. Above that the integer itself would round first, so
 /// the decimal text is parsed instead (on the stack, no allocation).
 pub fn price_to_f64(nanos: i64) -> f64 {
-    const EXACT: u64 = 1 << 53;
-    if nanos.unsigned_abs() <= EXACT {
+    if nanos.unsigned_abs() <= EXACT_NANOS {
         nanos as f64 / ONE as f64
     } else {
         parse_nanos(nanos)
@@ -141,11 +144,8 @@ pub(crate) struct Candle {
 }
 
 impl Candle {
-    fn new(bar: &BarRecord) -> Self {
-        let open = price_to_f64(bar.open);
-        let high = price_to_f64(bar.high);
-        let low = price_to_f64(bar.low);
-        let close = price_to_f64(bar.close);
+    /// A candle from its open, high, low and close as `f64`.
+    fn new([open, high, low, close]: [f64; 4]) -> Self {
         let white = close >= open;
         Candle {
             open,
@@ -193,24 +193,61 @@ impl Candle {
 /// (enough for the longest TA-Lib lookback used here).
 pub(crate) const SERIES_LEN: usize = super::MAX_LOOKBACK + 1;
 
+/// A bar's open, high, low and close, the prices a [`Series`] reads.
+pub(crate) fn ohlc(bar: &BarRecord) -> [i64; 4] {
+    [bar.open, bar.high, bar.low, bar.close]
+}
+
+/// Positions whose means [`Series`] keeps once computed: the candles of a pattern of up to
+/// three candles.
+const CACHED_POSITIONS: usize = 3;
+
+/// A mean not computed yet (a mean of finite ranges is never NaN).
+#[allow(clippy::declare_interior_mutable_const)]
+const NOT_YET: Cell<f64> = Cell::new(f64::NAN);
+
 /// The bar being evaluated and the bars before it, newest first, as [`Candle`]s.
 pub(crate) struct Series {
     candles: [Candle; SERIES_LEN],
     len: usize,
+    /// Mean ranges before positions 0..3, by range type and period (5 or 10): many
+    /// patterns ask for the same ones.
+    means: [Cell<f64>; 3 * 2 * CACHED_POSITIONS],
 }
 
 impl Series {
-    /// `bar` at position 0 and the newest bars of `prev` after it.
-    pub fn new(prev: &BarWindow, bar: &BarRecord) -> Self {
-        let mut candles = [Candle::default(); SERIES_LEN];
-        candles[0] = Candle::new(bar);
+    /// `bar` at position 0 and the previous bars after it, `prev` yielding them newest
+    /// first; at most `SERIES_LEN - 1` of them are read.
+    pub fn new(bar: &BarRecord, prev: impl Iterator<Item = [i64; 4]>) -> Self {
+        let mut nanos = [[0i64; 4]; SERIES_LEN];
+        nanos[0] = ohlc(bar);
         let mut len = 1;
-        while len < SERIES_LEN {
-            let Some(b) = prev.back(len - 1) else { break };
-            candles[len] = Candle::new(&b);
+        for (slot, p) in nanos[1..].iter_mut().zip(prev) {
+            *slot = p;
             len += 1;
         }
-        Series { candles, len }
+        // All prices in one tight loop the compiler can vectorize (the division is the
+        // cost); the rare price beyond 2^53 nano-units is redone through its text.
+        let mut prices = [[0f64; 4]; SERIES_LEN];
+        for (p, n) in prices.iter_mut().zip(&nanos) {
+            let f = n.map(|n| n as f64);
+            *p = [f[0] / 1e9, f[1] / 1e9, f[2] / 1e9, f[3] / 1e9];
+        }
+        // |n| > 2^53, as one unsigned comparison.
+        let big = |n: i64| (n as u64).wrapping_add(EXACT_NANOS) > 2 * EXACT_NANOS;
+        if nanos.iter().flatten().fold(false, |any, &n| any | big(n)) {
+            for (p, &n) in prices.iter_mut().flatten().zip(nanos.iter().flatten()) {
+                if big(n) {
+                    *p = parse_nanos(n);
+                }
+            }
+        }
+        Series {
+            // Unused slots past `len` hold zeros and are never read.
+            candles: prices.map(Candle::new),
+            len,
+            means: [NOT_YET; 3 * 2 * CACHED_POSITIONS],
+        }
     }
 
     /// The candle `k` bars before the evaluated one (`k = 0` is the evaluated bar).
@@ -222,25 +259,53 @@ impl Series {
         &self.candles[k]
     }
 
+    /// The mean of `range` over the `period` bars before position `k`: their sum, added
+    /// oldest first (as TA-Lib adds up its initial period), divided by `period`.
+    #[inline(always)]
+    fn mean(&self, range: RangeType, period: usize, k: usize) -> f64 {
+        let compute = || {
+            debug_assert!(k + period < self.len, "mean past the series");
+            let mut sum = 0.0;
+            for c in self.candles[k + 1..=k + period].iter().rev() {
+                sum += c.measure(range);
+            }
+            sum / period as f64
+        };
+        let slot = match period {
+            5 => 0,
+            10 => 1,
+            _ => return compute(),
+        };
+        if k >= CACHED_POSITIONS {
+            return compute();
+        }
+        let cell = &self.means[(range as usize * 2 + slot) * CACHED_POSITIONS + k];
+        let mut mean = cell.get();
+        if mean.is_nan() {
+            mean = compute();
+            cell.set(mean);
+        }
+        mean
+    }
+
     /// The yardstick of `setting` for the candle at position `k` (`TA_CANDLEAVERAGE`):
     /// `factor * (sum / period) / divisor`, the sum running over the `period` bars before
     /// `k`, oldest first.
+    #[inline(always)]
     pub fn avg(&self, setting: CandleSetting, k: usize) -> f64 {
         let base = if setting.period != 0 {
-            let mut sum = 0.0;
-            for j in (k + 1..=k + setting.period).rev() {
-                sum += self.at(j).measure(setting.range);
-            }
-            sum / setting.period as f64
+            self.mean(setting.range, setting.period, k)
         } else {
             self.at(k).measure(setting.range)
         };
-        let divisor = if setting.range == RangeType::Shadows {
-            2.0
+        let avg = setting.factor * base;
+        // TA-Lib divides by 2.0 for shadows and by 1.0 otherwise; both are exact, so
+        // halving and leaving alone give the same bits.
+        if setting.range == RangeType::Shadows {
+            avg * 0.5
         } else {
-            1.0
-        };
-        setting.factor * base / divisor
+            avg
+        }
     }
 }
 
@@ -262,6 +327,38 @@ mod tests {
         ] {
             let want: f64 = text.parse().unwrap();
             assert_eq!(price_to_f64(nanos).to_bits(), want.to_bits(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_series_converts_every_price_like_price_to_f64() {
+        // 12345678.123456789: beyond 2^53 nano-units, where converting the integer and
+        // then dividing rounds twice and lands on another f64.
+        let big = 12_345_678_123_456_789;
+        assert_ne!(big as f64 / 1e9, price_to_f64(big));
+        let prices = [
+            [
+                100_000_000_000,
+                101_250_000_000,
+                98_750_000_000,
+                100_500_000_000,
+            ],
+            [big, big + 2, big - 2, big + 1],
+            [-big, 9_007_199_254_740_993, 1, i64::MAX],
+        ];
+        let bar = BarRecord {
+            open: prices[0][0],
+            high: prices[0][1],
+            low: prices[0][2],
+            close: prices[0][3],
+            ..Default::default()
+        };
+        let s = Series::new(&bar, prices[1..].iter().copied());
+        assert_eq!(s.len, 3);
+        for (k, p) in prices.iter().enumerate() {
+            let c = s.at(k);
+            let got = [c.open, c.high, c.low, c.close].map(f64::to_bits);
+            assert_eq!(got, p.map(|n| price_to_f64(n).to_bits()), "candle {k}");
         }
     }
 

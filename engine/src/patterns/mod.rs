@@ -30,19 +30,22 @@
 //!   ranges exceeds its price (or TA-Lib's total picking up a rounding error that way,
 //!   which it then carries forever) can differ in the last bit, which only matters for a
 //!   body that ties its yardstick to the last bit.
-//! - The official TA-Lib build (the PyPI wheels, C library 0.6+) compiles `CDLMORNINGSTAR`
-//!   (and `CDLPIERCING`) for FMA-capable CPUs too and picks that version at run time, where
-//!   the morning star's `close[2] + body[2] * penetration` is one fused multiply-add. We
-//!   use [`f64::mul_add`] there, which matches TA-Lib on any x86-64 CPU since 2013 (and on
-//!   the engine's targets whatever the CPU, since `mul_add` is exact everywhere). The
-//!   evening star's and dark cloud cover's `close - body * penetration` are not fused in
-//!   that build, and are not fused here. The piercing line's `* 0.5` is exact, so fusing
-//!   does not matter there.
+//! - The PyPI build of TA-Lib (wheel 0.8.2, C library 0.8.1) carries a second, FMA version
+//!   of a few functions, `CDLMORNINGSTAR` and `CDLPIERCING` among them, and picks it at run
+//!   time on CPUs with FMA (x86-64 since 2013). There the morning star's `close[2] +
+//!   body[2] * penetration` is one fused multiply-add, which rounds differently when the
+//!   third close ties the threshold. We use [`f64::mul_add`] there and so match TA-Lib as
+//!   it runs on such CPUs; our result does not depend on the CPU (`mul_add` is a correctly
+//!   rounded fused operation everywhere, in software where the CPU lacks FMA). The evening
+//!   star's and dark cloud cover's `close - body * penetration` are not fused in that
+//!   build, and are not fused here. The piercing line's `* 0.5` is exact, so fusing does
+//!   not matter there.
 //!
 //! # Cost
 //!
 //! [`scan`] reads at most [`MAX_LOOKBACK`] previous bars from the window, converts them
 //! once, and evaluates every pattern on the stack: O(window) per closed bar, no allocation.
+//! [`scan_recent`] does the same from bars the caller has already decoded.
 
 pub mod candle;
 mod double;
@@ -51,7 +54,9 @@ mod triple;
 
 use crate::record::BarRecord;
 use crate::window::BarWindow;
-use candle::{Series, BODY_DOJI, BODY_LONG, BODY_SHORT, FAR, NEAR, SHADOW_LONG, SHADOW_VERY_SHORT};
+use candle::{
+    ohlc, Series, BODY_DOJI, BODY_LONG, BODY_SHORT, FAR, NEAR, SHADOW_LONG, SHADOW_VERY_SHORT,
+};
 
 /// A TA-Lib candlestick pattern. Ordered like [`Pattern::ALL`] (by code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -268,11 +273,23 @@ impl Pattern {
 /// bars, so `prev` must be able to hold [`MAX_LOOKBACK`] bars for all of them to work. Every
 /// bar counts, empty bars included (TA-Lib knows nothing of them).
 pub fn scan(prev: &BarWindow, bar: &BarRecord, out: &mut impl FnMut(Pattern, i32)) {
-    let series = Series::new(prev, bar);
-    let have = prev.len();
+    let series = Series::new(bar, (0..).map_while(|k| prev.back(k).as_ref().map(ohlc)));
+    emit(&series, prev.len(), out);
+}
+
+/// [`scan`] with the previous bars already decoded, newest first (`prev[0]` is the bar just
+/// before `bar`). `prev` must hold every previous bar up to [`MAX_LOOKBACK`] of them (more
+/// are ignored): a pattern fires only when `prev.len()` reaches its lookback.
+pub fn scan_recent(prev: &[BarRecord], bar: &BarRecord, out: &mut impl FnMut(Pattern, i32)) {
+    let series = Series::new(bar, prev.iter().map(ohlc));
+    emit(&series, prev.len(), out);
+}
+
+/// Reports the patterns whose lookback `have` previous bars satisfy.
+fn emit(series: &Series, have: usize, out: &mut impl FnMut(Pattern, i32)) {
     for p in Pattern::ALL {
         if have >= p.lookback() {
-            let v = p.eval(&series);
+            let v = p.eval(series);
             if v != 0 {
                 out(p, v);
             }
@@ -286,7 +303,10 @@ pub fn value(pattern: Pattern, prev: &BarWindow, bar: &BarRecord) -> i32 {
     if prev.len() < pattern.lookback() {
         return 0;
     }
-    pattern.eval(&Series::new(prev, bar))
+    pattern.eval(&Series::new(
+        bar,
+        (0..).map_while(|k| prev.back(k).as_ref().map(ohlc)),
+    ))
 }
 
 #[cfg(test)]

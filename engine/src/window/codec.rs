@@ -9,17 +9,19 @@
 //! | `open_ts` | `open_ts / t_unit - ts_base`, `t_unit` = gcd of the window's open times |
 //! | `close` | `close / p_unit - close_base`, `p_unit` = gcd of all four prices |
 //! | `open`, `high`, `low` | `(x - close) / p_unit - x_base`: relative to the bar's close |
-//! | volume | `volume / v_unit` (96-bit), `v_unit` = gcd of the volumes |
+//! | volume | `volume / v_unit` (up to 96 bits), `v_unit` = gcd of the volumes |
 //! | `count` | `count` |
 //! | `flags`, `kind`, `tf`, `symbol` | nothing when constant over the window, else the value |
 //!
 //! Offsets are taken modulo 2^64 (2^32 for the small fields), so decoding with wrapping
-//! arithmetic is exact even where an intermediate sum leaves the `i64` range; a field given
-//! its full width (64 bits for a price or time, 96 for volume, the field's own width for
-//! the small ones) holds any value, so a layout always exists and the widest row is
-//! 64 bytes, no more than a [`BarRecord`].
+//! arithmetic is exact even where an intermediate sum leaves the `i64` range. A field at
+//! its full width (64 bits for a price or time, 96 for volume, its own width for the small
+//! ones) holds any value, so a layout exists for any bars, and the widest row is 64 bytes:
+//! never more than a [`BarRecord`].
 //!
 //! Rows are byte-aligned; fields are bit-packed inside a row in the order of the table.
+//! A field of more than 56 bits starts on a byte, so that any field is read with one
+//! unaligned 8-byte load, a shift and a mask.
 
 use crate::record::BarRecord;
 
@@ -27,24 +29,31 @@ use crate::record::BarRecord;
 const WARMUP: usize = 32;
 
 /// Extra bits beyond a window's current range, by how a field moves. A close wanders like
-/// a random walk and open times only grow, so the layout must leave them room to drift;
-/// each extra bit doubles the room, and a random walk needs four times as long to cross
-/// twice the distance. Spreads (open, high and low relative to close), volumes and counts
-/// are stationary: one bit covers a new extreme up to twice the window's.
+/// a random walk and open times only grow: when one leaves its range the window shifts
+/// that field's base in place (cheap, see [`Layout::rebase`]), and the extra bits set how
+/// often. Spreads (open, high and low relative to close), volumes and counts are
+/// stationary: one bit covers a new extreme up to twice the window's.
+const TS_HEADROOM: u32 = 2;
 const CLOSE_HEADROOM: u32 = 2;
-const TS_HEADROOM: u32 = 3;
 const SPREAD_HEADROOM: u32 = 1;
 
-/// Minimum bits per field while warming up, so a young window does not re-encode on every
+/// Minimum bits per field while warming up, so a young window does not re-plan on every
 /// new bar while its ranges grow.
 const WARM_TS_BITS: u32 = 16;
 const WARM_CLOSE_BITS: u32 = 16;
-const WARM_REL_BITS: u32 = 12;
+const WARM_SPREAD_BITS: u32 = 12;
 const WARM_VOL_BITS: u32 = 24;
 const WARM_COUNT_BITS: u32 = 8;
 
 /// Longest row in bytes: 5 × 64 + 96 + 32 + 16 + 8 + 8 + 32 bits.
 pub(super) const MAX_ROW_BYTES: usize = 64;
+
+/// Bytes a decoder may read from a row's start: any field is one 8-byte load at a byte
+/// offset below 64.
+pub(super) const ROW_VIEW: usize = MAX_ROW_BYTES + 8;
+
+/// A row with the bytes after it, as the decoder sees it.
+pub(super) type RowView = [u8; ROW_VIEW];
 
 // ---------------------------------------------------------------------------------------
 // Exact division by a per-window unit, without a hardware divide on the hot path.
@@ -60,86 +69,54 @@ fn inverse_u64(m: u64) -> u64 {
     x
 }
 
-/// Inverse of an odd `m` modulo 2^128.
-fn inverse_u128(m: u128) -> u128 {
-    debug_assert!(m & 1 == 1);
-    let mut x = m;
-    for _ in 0..6 {
-        x = x.wrapping_mul(2u128.wrapping_sub(m.wrapping_mul(x)));
-    }
-    x
-}
-
-/// Exact division of an `i64` by a fixed divisor `d` in `1..=i64::MAX`.
+/// Exact division by a fixed unit `d` in `1..=i64::MAX`.
 ///
 /// With `d = m·2^s`, `m` odd: `q = (v >> s) · m⁻¹ mod 2^64` is the quotient when `d`
 /// divides `v`, and `q·d == v` without overflow holds exactly then.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct DivI64 {
-    d: i64,
+struct Div {
+    d: u64,
+    /// Inverse of the odd part of `d` modulo 2^64.
     inv: u64,
-    shift: u32,
 }
 
-impl DivI64 {
+impl Div {
     fn new(d: u64) -> Self {
         debug_assert!(d >= 1 && d <= i64::MAX as u64);
-        let shift = d.trailing_zeros();
-        DivI64 {
-            d: d as i64,
-            inv: inverse_u64(d >> shift),
-            shift,
-        }
-    }
-
-    /// `v / d` when `d` divides `v`.
-    #[inline(always)]
-    fn div(&self, v: i64) -> Option<i64> {
-        let q = ((v >> self.shift) as u64).wrapping_mul(self.inv) as i64;
-        (q.checked_mul(self.d) == Some(v)).then_some(q)
-    }
-}
-
-/// Exact division of a `u128` by a fixed divisor `d >= 1`.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct DivU128 {
-    d: u128,
-    inv: u128,
-    shift: u32,
-}
-
-impl DivU128 {
-    fn new(d: u128) -> Self {
-        debug_assert!(d >= 1);
-        let shift = d.trailing_zeros();
-        DivU128 {
+        Div {
             d,
-            inv: inverse_u128(d >> shift),
-            shift,
+            inv: inverse_u64(d >> d.trailing_zeros()),
         }
     }
 
     /// `v / d` when `d` divides `v`.
     #[inline(always)]
-    fn div(&self, v: u128) -> Option<u128> {
-        if v >> 64 == 0 && self.d >> 64 == 0 {
-            // Fast path: the same in 64 bits (the inverse mod 2^128 is one mod 2^64 too).
-            let (v, d) = (v as u64, self.d as u64);
-            let q = (v >> self.shift).wrapping_mul(self.inv as u64);
-            return (q.checked_mul(d) == Some(v)).then_some(u128::from(q));
+    fn signed(&self, v: i64) -> Option<i64> {
+        let q = ((v >> self.d.trailing_zeros()) as u64).wrapping_mul(self.inv) as i64;
+        (q.checked_mul(self.d as i64) == Some(v)).then_some(q)
+    }
+
+    /// `v / d` when `d` divides `v`.
+    #[inline(always)]
+    fn unsigned(&self, v: u128) -> Option<u128> {
+        let s = self.d.trailing_zeros();
+        if v >> 64 == 0 {
+            let v = v as u64;
+            let q = (v >> s).wrapping_mul(self.inv);
+            return (q.checked_mul(self.d) == Some(v)).then_some(u128::from(q));
         }
-        let q = (v >> self.shift).wrapping_mul(self.inv);
-        (q.checked_mul(self.d) == Some(v)).then_some(q)
+        // One more Newton step lifts the inverse to 128 bits.
+        let (m, x) = (u128::from(self.d >> s), u128::from(self.inv));
+        let inv = x.wrapping_mul(2u128.wrapping_sub(m.wrapping_mul(x)));
+        let q = (v >> s).wrapping_mul(inv);
+        (q.checked_mul(u128::from(self.d)) == Some(v)).then_some(q)
     }
 }
 
 /// Greatest common divisor (binary); `gcd(0, x) = x`.
-fn gcd_u64(mut a: u64, mut b: u64) -> u64 {
-    if a == 0 {
-        return b;
-    }
-    if b == 0 {
-        return a;
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    if a == 0 || b == 0 {
+        return a | b;
     }
     let shift = (a | b).trailing_zeros();
     a >>= a.trailing_zeros();
@@ -155,105 +132,48 @@ fn gcd_u64(mut a: u64, mut b: u64) -> u64 {
     }
 }
 
-fn gcd_u128(mut a: u128, mut b: u128) -> u128 {
-    if a >> 64 == 0 && b >> 64 == 0 {
-        return u128::from(gcd_u64(a as u64, b as u64));
-    }
-    if a == 0 {
-        return b;
-    }
-    if b == 0 {
-        return a;
-    }
-    let shift = (a | b).trailing_zeros();
-    a >>= a.trailing_zeros();
-    loop {
-        b >>= b.trailing_zeros();
-        if a > b {
-            std::mem::swap(&mut a, &mut b);
-        }
-        b -= a;
-        if b == 0 {
-            return a << shift;
-        }
+/// A unit for [`Div`] that divides `g`: `g` itself unless it is 0 (then 1) or above
+/// `i64::MAX` (then its largest power-of-two factor that fits).
+fn unit_for(g: u128) -> u64 {
+    match g {
+        0 => 1,
+        g if g > i64::MAX as u128 => 1 << g.trailing_zeros().min(62),
+        g => g as u64,
     }
 }
 
 /// A running gcd that skips the gcd computation for values it already divides.
 #[derive(Clone, Copy, Debug)]
-struct Gcd64 {
-    g: u64,
-    div: DivI64,
-}
-
-impl Gcd64 {
-    fn new() -> Self {
-        Gcd64 {
-            g: 0,
-            div: DivI64::new(1),
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, v: i64) {
-        if self.g == 0 || self.div.div(v).is_none() {
-            self.g = gcd_u64(self.g, v.unsigned_abs());
-            // The divisor must fit an i64; any divisor of the gcd is a valid unit.
-            self.div = DivI64::new(unit_i64(self.g));
-        }
-    }
-
-    fn unit(&self) -> u64 {
-        unit_i64(self.g)
-    }
-}
-
-/// A unit usable by [`DivI64`]: `g`, or 1 for 0, or 2^62 for 2^63.
-fn unit_i64(g: u64) -> u64 {
-    match g {
-        0 => 1,
-        g if g > i64::MAX as u64 => 1 << 62,
-        g => g,
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Gcd128 {
+struct Gcd {
     g: u128,
-    div: DivU128,
+    div: Div,
 }
 
-impl Gcd128 {
+impl Gcd {
     fn new() -> Self {
-        Gcd128 {
+        Gcd {
             g: 0,
-            div: DivU128::new(1),
+            div: Div::new(1),
         }
     }
 
     #[inline]
     fn add(&mut self, v: u128) {
-        if self.g == 0 || self.div.div(v).is_none() {
-            self.g = gcd_u128(self.g, v);
-            self.div = DivU128::new(self.g.max(1));
+        if self.g != 0 && self.div.d as u128 == self.g && self.div.unsigned(v).is_some() {
+            return;
         }
+        self.g = gcd(self.g, v);
+        self.div = Div::new(unit_for(self.g));
     }
 
-    fn unit(&self) -> u128 {
-        self.g.max(1)
+    fn unit(&self) -> u64 {
+        unit_for(self.g)
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Fields and layouts.
 // ---------------------------------------------------------------------------------------
-
-/// Bytes a decoder may read from a row's start: any field is one 8-byte load at a byte
-/// offset below 64.
-pub(super) const ROW_VIEW: usize = MAX_ROW_BYTES + 8;
-
-/// A row with the bytes after it, as the decoder sees it.
-pub(super) type RowView = [u8; ROW_VIEW];
 
 /// The 8 bytes at `byte` (< 64) of a row, little-endian.
 #[inline(always)]
@@ -262,20 +182,21 @@ fn load(row: &RowView, byte: u32) -> u64 {
     u64::from_le_bytes(row[b..b + 8].try_into().expect("8 bytes"))
 }
 
-/// A field of up to 64 bits: value (in units) = `base + raw` modulo 2^64, `raw <= mask`.
-/// A field of more than 56 bits starts on a byte, so one 8-byte load always covers it.
+/// A field of 1 to 64 bits: value (in units) = `base + raw` modulo 2^64.
 #[derive(Clone, Copy, Debug, Default)]
 struct Wide {
     base: i64,
+    /// `2^bits - 1`.
     mask: u64,
-    byte: u32,
-    shift: u32,
+    /// Where the field starts in the row: byte, then bit within it.
+    byte: u8,
+    shift: u8,
 }
 
 impl Wide {
     #[inline(always)]
     fn raw(&self, row: &RowView) -> u64 {
-        (load(row, self.byte) >> self.shift) & self.mask
+        (load(row, u32::from(self.byte)) >> self.shift) & self.mask
     }
 
     #[inline(always)]
@@ -283,24 +204,29 @@ impl Wide {
         self.base.wrapping_add(self.raw(row) as i64)
     }
 
-    fn bit(&self) -> u32 {
-        self.byte * 8 + self.shift
+    fn at(&self) -> u32 {
+        u32::from(self.byte) * 8 + u32::from(self.shift)
+    }
+
+    fn bits(&self) -> u32 {
+        self.mask.count_ones()
     }
 }
 
-/// A field of at most 32 bits: value = `base + raw` modulo 2^32, `raw <= mask`.
+/// A field of 0 to 32 bits: value = `base + raw` modulo 2^32.
 #[derive(Clone, Copy, Debug, Default)]
 struct Small {
     base: u32,
+    /// `2^bits - 1`.
     mask: u32,
-    byte: u32,
-    shift: u32,
+    byte: u8,
+    shift: u8,
 }
 
 impl Small {
     #[inline(always)]
     fn get(&self, row: &RowView) -> u32 {
-        let raw = (load(row, self.byte) >> self.shift) as u32 & self.mask;
+        let raw = (load(row, u32::from(self.byte)) >> self.shift) as u32 & self.mask;
         self.base.wrapping_add(raw)
     }
 
@@ -309,57 +235,49 @@ impl Small {
         v.wrapping_sub(self.base)
     }
 
-    fn bit(&self) -> u32 {
-        self.byte * 8 + self.shift
+    fn at(&self) -> u32 {
+        u32::from(self.byte) * 8 + u32::from(self.shift)
     }
 }
+
+/// Indices of the 64-bit fields, in row order.
+const TS: usize = 0;
+const CLOSE: usize = 1;
+const OPEN: usize = 2;
+const HIGH: usize = 3;
+const LOW: usize = 4;
+const VOL_LO: usize = 5;
+/// The fields [`Layout::rebase`] can move: open time, close and the three spreads.
+pub(super) const DRIFTING: usize = 5;
+
+/// Indices of the small fields, in row order after the 64-bit ones.
+const VOL_HI: usize = 0;
+const COUNT: usize = 1;
+const FLAGS: usize = 2;
+const KIND: usize = 3;
+const TF: usize = 4;
+const SYMBOL: usize = 5;
 
 /// The raw field values of one bar under a layout, ready to be packed.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Raw {
-    ts: u64,
-    close: u64,
-    open: u64,
-    high: u64,
-    low: u64,
-    volume: u128,
-    count: u32,
-    flags: u32,
-    kind: u32,
-    tf: u32,
-    symbol: u32,
+    wide: [u64; 6],
+    small: [u32; 6],
 }
 
 /// How one window packs its bars: units, bases and field positions.
 #[derive(Clone, Debug)]
 pub(super) struct Layout {
-    price: DivI64,
-    time: DivI64,
-    vol: DivU128,
-    ts: Wide,
-    close: Wide,
-    open: Wide,
-    high: Wide,
-    low: Wide,
-    /// Volume in units: low 64 bits here (base 0) …
-    vol_lo: Wide,
-    /// … and the bits above 64, if any, here (base 0).
-    vol_hi: Small,
-    volume_mask: u128,
-    count: Small,
-    flags: Small,
-    kind: Small,
-    tf: Small,
-    symbol: Small,
+    price: Div,
+    time: Div,
+    vol: Div,
+    /// Open time, close, open, high, low (as [`TS`] … [`LOW`]) and the volume's low 64
+    /// bits ([`VOL_LO`], base 0).
+    wide: [Wide; 6],
+    /// The volume's bits above 64 ([`VOL_HI`], base 0), count, flags, kind, timeframe,
+    /// symbol.
+    small: [Small; 6],
     row_bytes: u32,
-}
-
-fn mask64(bits: u32) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    }
 }
 
 /// Bits needed to write `r` (0 for 0).
@@ -398,36 +316,92 @@ fn small(min: u32, max: u32, width: u32) -> (u32, u32) {
     }
 }
 
+/// Headroom bits of a drifting field, and whether its room is all above its range.
+fn drift(field: usize) -> (u32, bool) {
+    match field {
+        TS => (TS_HEADROOM, true),
+        CLOSE => (CLOSE_HEADROOM, false),
+        _ => (SPREAD_HEADROOM, false),
+    }
+}
+
 /// Assigns bit offsets in row order; a field of more than 56 bits starts on a byte.
 struct Placer(u32);
 
 impl Placer {
-    fn place(&mut self, bits: u32) -> (u32, u32) {
+    /// Byte and bit where a field of `bits` bits goes.
+    fn place(&mut self, bits: u32) -> (u8, u8) {
         if bits > 56 {
             self.0 = self.0.next_multiple_of(8);
         }
         let at = self.0;
         self.0 += bits;
-        (at / 8, at % 8)
+        ((at / 8) as u8, (at % 8) as u8)
     }
 
     fn wide(&mut self, (base, bits): (i64, u32)) -> Wide {
+        debug_assert!((1..=64).contains(&bits));
         let (byte, shift) = self.place(bits);
         Wide {
             base,
-            mask: mask64(bits),
+            mask: u64::MAX >> (64 - bits),
             byte,
             shift,
         }
     }
 
     fn small(&mut self, (base, bits): (u32, u32)) -> Small {
+        debug_assert!(bits <= 32);
         let (byte, shift) = self.place(bits);
         Small {
             base,
-            mask: mask64(bits) as u32,
+            mask: ((1u64 << bits) - 1) as u32,
             byte,
             shift,
+        }
+    }
+}
+
+/// Writes fields in increasing bit order into a row, 8 bytes at a time.
+struct RowWriter<'a> {
+    dst: &'a mut RowView,
+    /// Bits not yet written, starting at bit `base` of the row.
+    acc: u128,
+    base: u32,
+}
+
+impl RowWriter<'_> {
+    #[inline(always)]
+    fn flush(&mut self) {
+        let b = (self.base / 8) as usize & 63;
+        self.dst[b..b + 8].copy_from_slice(&(self.acc as u64).to_le_bytes());
+        self.acc >>= 64;
+        self.base += 64;
+    }
+
+    /// Adds `v` (no bits above the field's width) at bit `at` (not before earlier fields).
+    #[inline(always)]
+    fn put(&mut self, at: u32, v: u64) {
+        if at - self.base >= 64 {
+            self.flush();
+        }
+        self.acc |= u128::from(v) << (at - self.base);
+    }
+
+    /// Writes what is left of a row of `bytes` bytes, keeping the bytes after it.
+    #[inline(always)]
+    fn finish(mut self, bytes: u32) {
+        let end = bytes * 8;
+        if end - self.base >= 64 {
+            self.flush();
+        }
+        let tail = (end - self.base) / 8;
+        if tail > 0 {
+            let b = (self.base / 8) as usize & 63;
+            let old = u64::from_le_bytes(self.dst[b..b + 8].try_into().expect("8 bytes"));
+            let keep = u64::MAX << (tail * 8);
+            let word = (old & keep) | (self.acc as u64 & !keep);
+            self.dst[b..b + 8].copy_from_slice(&word.to_le_bytes());
         }
     }
 }
@@ -445,103 +419,167 @@ impl Layout {
         self.row_bytes as usize
     }
 
+    /// The quotients of `b`'s open time, close, open, high and low and volume by the
+    /// layout's units, with open, high and low taken relative to close; `None` if a unit
+    /// does not divide them.
+    #[inline(always)]
+    fn quotients(&self, b: &BarRecord) -> Option<([i64; 5], u128)> {
+        let qt = self.time.signed(b.open_ts)?;
+        let qc = self.price.signed(b.close)?;
+        let qo = self.price.signed(b.open)?;
+        let qh = self.price.signed(b.high)?;
+        let ql = self.price.signed(b.low)?;
+        let qv = self.vol.unsigned(b.volume())?;
+        let rel = |q: i64| q.wrapping_sub(qc);
+        Some(([qt, qc, rel(qo), rel(qh), rel(ql)], qv))
+    }
+
+    /// The small fields' values and the volume's high part, as raw offsets.
+    #[inline(always)]
+    fn small_raw(&self, b: &BarRecord, qv: u128) -> [u32; 6] {
+        let s = &self.small;
+        [
+            (qv >> 64) as u32,
+            s[COUNT].raw(b.count),
+            s[FLAGS].raw(u32::from(b.flags)),
+            s[KIND].raw(u32::from(b.kind)),
+            s[TF].raw(u32::from(b.tf)),
+            s[SYMBOL].raw(b.symbol),
+        ]
+    }
+
     /// The raw values of `b`, or `None` when `b` does not fit this layout.
     #[inline]
     pub(super) fn encode(&self, b: &BarRecord) -> Option<Raw> {
-        let qt = self.time.div(b.open_ts)?;
-        let qc = self.price.div(b.close)?;
-        let qo = self.price.div(b.open)?;
-        let qh = self.price.div(b.high)?;
-        let ql = self.price.div(b.low)?;
-        let qv = self.vol.div(b.volume())?;
+        let (q, qv) = self.quotients(b)?;
+        let w = &self.wide;
+        let raw = |i: usize| q[i].wrapping_sub(w[i].base) as u64;
         let r = Raw {
-            ts: qt.wrapping_sub(self.ts.base) as u64,
-            close: qc.wrapping_sub(self.close.base) as u64,
-            open: qo.wrapping_sub(qc).wrapping_sub(self.open.base) as u64,
-            high: qh.wrapping_sub(qc).wrapping_sub(self.high.base) as u64,
-            low: ql.wrapping_sub(qc).wrapping_sub(self.low.base) as u64,
-            volume: qv,
-            count: self.count.raw(b.count),
-            flags: self.flags.raw(u32::from(b.flags)),
-            kind: self.kind.raw(u32::from(b.kind)),
-            tf: self.tf.raw(u32::from(b.tf)),
-            symbol: self.symbol.raw(b.symbol),
+            wide: [
+                raw(TS),
+                raw(CLOSE),
+                raw(OPEN),
+                raw(HIGH),
+                raw(LOW),
+                qv as u64,
+            ],
+            small: self.small_raw(b, qv),
         };
-        let fits = (r.ts <= self.ts.mask)
-            & (r.close <= self.close.mask)
-            & (r.open <= self.open.mask)
-            & (r.high <= self.high.mask)
-            & (r.low <= self.low.mask)
-            & (r.volume <= self.volume_mask)
-            & (r.count <= self.count.mask)
-            & (r.flags <= self.flags.mask)
-            & (r.kind <= self.kind.mask)
-            & (r.tf <= self.tf.mask)
-            & (r.symbol <= self.symbol.mask);
+        let mut fits = (qv >> 64) >> 32 == 0;
+        for i in 0..6 {
+            fits &= r.wide[i] <= w[i].mask;
+            fits &= r.small[i] <= self.small[i].mask;
+        }
         fits.then_some(r)
     }
 
-    /// Packs `r` into the row at `data[at..at + row_bytes]`, leaving the bytes after it
-    /// as they are; `data` has at least [`ROW_VIEW`] bytes from `at`.
+    /// Packs `r` into the row at the start of `dst`, keeping the bytes after the row.
     #[inline]
-    pub(super) fn write(&self, r: &Raw, data: &mut [u8], at: usize) {
-        let mut w = [0u64; MAX_ROW_BYTES / 8 + 2];
-        let mut put = |bit: u32, v: u64| {
-            let (i, s) = ((bit / 64) as usize & 7, bit % 64);
-            let x = u128::from(v) << s;
-            w[i] |= x as u64;
-            w[i + 1] |= (x >> 64) as u64;
+    pub(super) fn write(&self, r: &Raw, dst: &mut RowView) {
+        let mut w = RowWriter {
+            dst,
+            acc: 0,
+            base: 0,
         };
-        put(self.ts.bit(), r.ts);
-        put(self.close.bit(), r.close);
-        put(self.open.bit(), r.open);
-        put(self.high.bit(), r.high);
-        put(self.low.bit(), r.low);
-        put(self.vol_lo.bit(), r.volume as u64);
-        put(self.vol_hi.bit(), (r.volume >> 64) as u64);
-        put(self.count.bit(), u64::from(r.count));
-        put(self.flags.bit(), u64::from(r.flags));
-        put(self.kind.bit(), u64::from(r.kind));
-        put(self.tf.bit(), u64::from(r.tf));
-        put(self.symbol.bit(), u64::from(r.symbol));
-        let dst: &mut [u8; ROW_VIEW] = (&mut data[at..at + ROW_VIEW]).try_into().expect("view");
-        let n = self.row_bytes as usize;
-        let full = n / 8;
-        for (i, word) in w.iter().enumerate().take(full) {
-            dst[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
+        for i in 0..6 {
+            w.put(self.wide[i].at(), r.wide[i]);
         }
-        let tail = n % 8;
-        if tail != 0 {
-            // Keep the bytes past the row: they belong to the next row (or the padding).
-            let i = full & 7;
-            let old = u64::from_le_bytes(dst[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-            let keep = u64::MAX << (tail * 8);
-            let word = (old & keep) | (w[i] & !keep);
-            dst[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
+        for i in 0..6 {
+            w.put(self.small[i].at(), u64::from(r.small[i]));
         }
+        w.finish(self.row_bytes);
     }
 
-    /// The bar packed at the start of `row`.
-    #[inline]
+    /// The bar packed at the start of `row`. Inlined into callers, so that the fields a
+    /// caller does not read are not decoded at all.
+    #[inline(always)]
     pub(super) fn decode(&self, row: &RowView) -> BarRecord {
-        let qc = self.close.get(row);
-        let price = |q: i64| q.wrapping_mul(self.price.d);
-        let q = u128::from(self.vol_lo.raw(row)) | u128::from(self.vol_hi.get(row)) << 64;
-        let volume = q.wrapping_mul(self.vol.d);
+        let (w, s) = (&self.wide, &self.small);
+        let qc = w[CLOSE].get(row);
+        let price = |q: i64| q.wrapping_mul(self.price.d as i64);
+        let qv = u128::from(w[VOL_LO].raw(row)) | u128::from(s[VOL_HI].get(row)) << 64;
+        let volume = qv.wrapping_mul(u128::from(self.vol.d));
         BarRecord {
-            kind: self.kind.get(row) as u8,
-            tf: self.tf.get(row) as u8,
-            flags: self.flags.get(row) as u16,
-            symbol: self.symbol.get(row),
-            open_ts: self.ts.get(row).wrapping_mul(self.time.d),
-            open: price(qc.wrapping_add(self.open.get(row))),
-            high: price(qc.wrapping_add(self.high.get(row))),
-            low: price(qc.wrapping_add(self.low.get(row))),
+            kind: s[KIND].get(row) as u8,
+            tf: s[TF].get(row) as u8,
+            flags: s[FLAGS].get(row) as u16,
+            symbol: s[SYMBOL].get(row),
+            open_ts: w[TS].get(row).wrapping_mul(self.time.d as i64),
+            open: price(qc.wrapping_add(w[OPEN].get(row))),
+            high: price(qc.wrapping_add(w[HIGH].get(row))),
+            low: price(qc.wrapping_add(w[LOW].get(row))),
             close: price(qc),
             volume_lo: volume as u64,
             volume_hi: (volume >> 64) as u32,
-            count: self.count.get(row),
+            count: s[COUNT].get(row),
         }
+    }
+
+    // -- Rebasing: moving a drifting field's base without re-planning. --------------------
+
+    /// For a bar that does not fit: how far each drifting field's value lies from its
+    /// base (in units; in range when in `0..=mask`), or `None` if something else does not
+    /// fit (a unit, the volume, a small field), which only a new plan can cure.
+    pub(super) fn drift_offsets(&self, b: &BarRecord) -> Option<[i128; DRIFTING]> {
+        let (q, qv) = self.quotients(b)?;
+        let mut fits = (qv >> 64) >> 32 == 0 && (qv as u64) <= self.wide[VOL_LO].mask;
+        for (i, r) in self.small_raw(b, qv).into_iter().enumerate() {
+            fits &= r <= self.small[i].mask;
+        }
+        if !fits {
+            return None;
+        }
+        // True offsets (not modulo 2^64): spreads are true differences of two prices.
+        let (qc, c) = (q[CLOSE], i128::from(q[CLOSE]));
+        let true_q = |i: usize| match i {
+            TS | CLOSE => i128::from(q[i]),
+            _ => i128::from(q[i].wrapping_add(qc)) - c,
+        };
+        Some(std::array::from_fn(|i| {
+            true_q(i) - i128::from(self.wide[i].base)
+        }))
+    }
+
+    /// True when `offset` (from [`Layout::drift_offsets`]) is in field `i`'s range.
+    pub(super) fn in_range(&self, i: usize, offset: i128) -> bool {
+        (0..=i128::from(self.wide[i].mask)).contains(&offset)
+    }
+
+    /// The raw value of drifting field `i` in `row`.
+    #[inline]
+    pub(super) fn field(&self, i: usize, row: &RowView) -> u64 {
+        self.wide[i].raw(row)
+    }
+
+    /// How far to move field `i`'s base so that offsets in `lo..=hi` fit with the usual
+    /// room to grow, or `None` if they need more bits than the field has.
+    pub(super) fn rebase_shift(&self, i: usize, lo: i128, hi: i128) -> Option<i128> {
+        let f = &self.wide[i];
+        let (headroom, upward) = drift(i);
+        let r = (hi - lo) as u128;
+        if f.bits() >= 64 || bits_of(r) + headroom > f.bits() {
+            return None;
+        }
+        let slack = i128::from(f.mask) - r as i128;
+        Some(if upward { lo } else { lo - slack / 2 })
+    }
+
+    /// Subtracts `shift` from field `i` in `row` (whose raw value stays in range).
+    #[inline]
+    pub(super) fn shift_field(&self, i: usize, shift: i128, dst: &mut RowView) {
+        let f = &self.wide[i];
+        let raw = (i128::from(f.raw(dst)) - shift) as u64;
+        debug_assert!(raw <= f.mask);
+        let (b, s) = (usize::from(f.byte) & 63, f.shift);
+        let old = u64::from_le_bytes(dst[b..b + 8].try_into().expect("8 bytes"));
+        let word = (old & !(f.mask << s)) | (raw << s);
+        dst[b..b + 8].copy_from_slice(&word.to_le_bytes());
+    }
+
+    /// Moves field `i`'s base up by `shift`, after every row was shifted down by it.
+    pub(super) fn move_base(&mut self, i: usize, shift: i128) {
+        let f = &mut self.wide[i];
+        f.base = f.base.wrapping_add(shift as i64);
     }
 }
 
@@ -554,11 +592,11 @@ impl Layout {
 pub(super) struct Stats {
     n: usize,
     full: bool,
-    price_gcd: Gcd64,
-    ts_gcd: Gcd64,
-    vol_gcd: Gcd128,
+    price_gcd: Gcd,
+    ts_gcd: Gcd,
+    vol_gcd: Gcd,
     close: (i64, i64),
-    rel: [(i128, i128); 3],
+    spread: [(i128, i128); 3],
     ts: (i64, i64),
     vol_max: u128,
     count_max: u32,
@@ -573,11 +611,11 @@ impl Stats {
         Stats {
             n: 0,
             full: false,
-            price_gcd: Gcd64::new(),
-            ts_gcd: Gcd64::new(),
-            vol_gcd: Gcd128::new(),
+            price_gcd: Gcd::new(),
+            ts_gcd: Gcd::new(),
+            vol_gcd: Gcd::new(),
             close: (i64::MAX, i64::MIN),
-            rel: [(i128::MAX, i128::MIN); 3],
+            spread: [(i128::MAX, i128::MIN); 3],
             ts: (i64::MAX, i64::MIN),
             vol_max: 0,
             count_max: 0,
@@ -595,14 +633,14 @@ impl Stats {
         }
         self.n += 1;
         for p in [b.close, b.open, b.high, b.low] {
-            self.price_gcd.add(p);
+            self.price_gcd.add(u128::from(p.unsigned_abs()));
         }
-        self.ts_gcd.add(b.open_ts);
+        self.ts_gcd.add(u128::from(b.open_ts.unsigned_abs()));
         let v = b.volume();
         self.vol_gcd.add(v);
         widen(&mut self.close, b.close);
         let c = i128::from(b.close);
-        for (r, x) in self.rel.iter_mut().zip([b.open, b.high, b.low]) {
+        for (r, x) in self.spread.iter_mut().zip([b.open, b.high, b.low]) {
             widen(r, i128::from(x) - c);
         }
         widen(&mut self.ts, b.open_ts);
@@ -616,96 +654,89 @@ impl Stats {
 
     /// The narrowest layout (with room to grow) that holds every bar added.
     pub(super) fn layout(&self) -> Layout {
-        let empty = self.n == 0 || self.full;
-        let warm = self.n < WARMUP;
-        let floor = |f: u32| if warm { f } else { 0 };
+        let any = self.n == 0 || self.full;
+        let floor = |f: u32| if self.n < WARMUP { f } else { 0 };
 
-        let pu = if empty { 1 } else { self.price_gcd.unit() };
-        let tu = if empty { 1 } else { self.ts_gcd.unit() };
-        let vu = if empty { 1 } else { self.vol_gcd.unit() };
+        let (pu, tu, vu) = if any {
+            (1, 1, 1)
+        } else {
+            (
+                self.price_gcd.unit(),
+                self.ts_gcd.unit(),
+                self.vol_gcd.unit(),
+            )
+        };
         let (pd, td) = (i128::from(pu), i128::from(tu));
 
-        let (close, open, high, low, ts);
-        if empty {
-            let full = (0, 64);
-            (close, open, high, low, ts) = (full, full, full, full, full);
+        let full = (0, 64);
+        let (close, spreads, ts) = if any {
+            (full, [full; 3], full)
         } else {
-            close = centered(
+            let close = centered(
                 i128::from(self.close.0) / pd,
                 i128::from(self.close.1) / pd,
                 CLOSE_HEADROOM,
                 floor(WARM_CLOSE_BITS),
             );
-            let rel = |(lo, hi): (i128, i128)| {
-                centered(lo / pd, hi / pd, SPREAD_HEADROOM, floor(WARM_REL_BITS))
-            };
-            (open, high, low) = (rel(self.rel[0]), rel(self.rel[1]), rel(self.rel[2]));
-            ts = upward(
+            let spreads = self.spread.map(|(lo, hi)| {
+                centered(lo / pd, hi / pd, SPREAD_HEADROOM, floor(WARM_SPREAD_BITS))
+            });
+            let ts = upward(
                 i128::from(self.ts.0) / td,
                 i128::from(self.ts.1) / td,
                 TS_HEADROOM,
                 floor(WARM_TS_BITS),
             );
-        }
-        let vol_bits = if empty {
+            (close, spreads, ts)
+        };
+        let vol_bits = if any {
             96
         } else {
-            (bits_of(self.vol_max / vu) + SPREAD_HEADROOM)
+            (bits_of(self.vol_max / u128::from(vu)) + SPREAD_HEADROOM)
                 .max(floor(WARM_VOL_BITS))
                 .min(96)
         };
-        let count_bits = if empty {
+        let count_bits = if any {
             32
         } else {
             (bits_of(u128::from(self.count_max)) + SPREAD_HEADROOM)
                 .max(floor(WARM_COUNT_BITS))
                 .min(32)
         };
-        let sm = |r: (u32, u32), width: u32| {
-            if empty {
+        let constant_or_full = |r: (u32, u32), width: u32| {
+            if any {
                 (0, width)
             } else {
                 small(r.0, r.1, width)
             }
         };
-        let flags = sm(self.flags, 16);
-        let kind = sm(self.kind, 8);
-        let tf = sm(self.tf, 8);
-        let symbol = sm(self.symbol, 32);
 
         // Positions, in row order.
         let mut at = Placer(0);
-        let ts = at.wide(ts);
-        let close = at.wide(close);
-        let open = at.wide(open);
-        let high = at.wide(high);
-        let low = at.wide(low);
-        let vol_lo = at.wide((0, vol_bits.min(64)));
-        let vol_hi = at.small((0, vol_bits.saturating_sub(64)));
-        let count = at.small((0, count_bits));
-        let flags = at.small(flags);
-        let kind = at.small(kind);
-        let tf = at.small(tf);
-        let symbol = at.small(symbol);
+        let wide = [
+            at.wide(ts),
+            at.wide(close),
+            at.wide(spreads[0]),
+            at.wide(spreads[1]),
+            at.wide(spreads[2]),
+            at.wide((0, vol_bits.min(64))),
+        ];
+        let small = [
+            at.small((0, vol_bits.saturating_sub(64))),
+            at.small((0, count_bits)),
+            at.small(constant_or_full(self.flags, 16)),
+            at.small(constant_or_full(self.kind, 8)),
+            at.small(constant_or_full(self.tf, 8)),
+            at.small(constant_or_full(self.symbol, 32)),
+        ];
         let row_bytes = at.0.div_ceil(8);
         debug_assert!(row_bytes as usize <= MAX_ROW_BYTES);
         Layout {
-            price: DivI64::new(pu),
-            time: DivI64::new(tu),
-            vol: DivU128::new(vu),
-            ts,
-            close,
-            open,
-            high,
-            low,
-            vol_lo,
-            vol_hi,
-            volume_mask: (1u128 << vol_bits) - 1,
-            count,
-            flags,
-            kind,
-            tf,
-            symbol,
+            price: Div::new(pu),
+            time: Div::new(tu),
+            vol: Div::new(vu),
+            wide,
+            small,
             row_bytes,
         }
     }
@@ -727,24 +758,22 @@ mod tests {
             1 << 62,
             i64::MAX as u64,
         ] {
-            let div = DivI64::new(d);
+            let div = Div::new(d);
             let d = d as i64;
             for q in [0i64, 1, -1, 7, -123_456, i64::MAX / d, i64::MIN / d] {
                 let Some(v) = q.checked_mul(d) else { continue };
-                assert_eq!(div.div(v), Some(q), "{v} / {d}");
+                assert_eq!(div.signed(v), Some(q), "{v} / {d}");
                 if d > 1 {
                     for e in [1i64, -1] {
                         if let Some(w) = v.checked_add(e) {
-                            assert_eq!(div.div(w), None, "{w} / {d}");
+                            assert_eq!(div.signed(w), None, "{w} / {d}");
                         }
                     }
                 }
             }
-            assert_eq!(div.div(i64::MIN).is_some(), i64::MIN % d == 0);
-            assert_eq!(div.div(i64::MAX).is_some(), i64::MAX % d == 0);
-        }
-        for d in [1u128, 3, 10_000, 1 << 70, 3u128 << 90, (1u128 << 96) - 1] {
-            let div = DivU128::new(d);
+            assert_eq!(div.signed(i64::MIN).is_some(), i64::MIN % d == 0);
+            assert_eq!(div.signed(i64::MAX).is_some(), i64::MAX % d == 0);
+            let d = d as u128;
             for v in [
                 0u128,
                 d,
@@ -753,20 +782,31 @@ mod tests {
                 (1u128 << 96) - 1,
                 u128::from(u64::MAX),
             ] {
-                let want = (v % d == 0).then(|| v / d);
-                assert_eq!(div.div(v), want, "{v} / {d}");
+                for v in [v, v << 30, (v << 30) + 1] {
+                    let want = (v % d == 0).then(|| v / d);
+                    assert_eq!(div.unsigned(v), want, "{v} / {d}");
+                }
             }
         }
     }
 
     #[test]
-    fn gcd() {
-        assert_eq!(gcd_u64(0, 0), 0);
-        assert_eq!(gcd_u64(0, 12), 12);
-        assert_eq!(gcd_u64(18, 12), 6);
-        assert_eq!(gcd_u64(1 << 63, 1 << 62), 1 << 62);
-        assert_eq!(gcd_u128(3 << 100, 9 << 90), 3 << 90);
-        assert_eq!(gcd_u128(3 << 100, 6), 6);
+    fn gcd_and_units() {
+        assert_eq!(gcd(0, 0), 0);
+        assert_eq!(gcd(0, 12), 12);
+        assert_eq!(gcd(18, 12), 6);
+        assert_eq!(gcd(1 << 63, 1 << 62), 1 << 62);
+        assert_eq!(gcd(3 << 100, 9 << 90), 3 << 90);
+        assert_eq!(gcd(3 << 100, 6), 6);
+        assert_eq!(unit_for(0), 1);
+        assert_eq!(unit_for(1 << 63), 1 << 62);
+        assert_eq!(unit_for(3 << 90), 1 << 62);
+        assert_eq!(unit_for(3 << 20), 3 << 20);
+        let mut g = Gcd::new();
+        for v in [0u128, 600, 900, 1500, 0, 75 << 100] {
+            g.add(v);
+        }
+        assert_eq!(g.unit(), 300);
     }
 
     #[test]
@@ -788,8 +828,13 @@ mod tests {
             count: u32::MAX,
         };
         let r = l.encode(&b).expect("fits");
-        let mut row = [0u8; ROW_VIEW];
-        l.write(&r, &mut row, 0);
+        let mut row = [0xa5u8; ROW_VIEW];
+        l.write(&r, &mut row);
         assert_eq!(l.decode(&row), b);
+        assert_eq!(
+            row[MAX_ROW_BYTES..],
+            [0xa5; 8],
+            "bytes after the row are kept"
+        );
     }
 }

@@ -21,7 +21,7 @@
 mod codec;
 
 use crate::record::BarRecord;
-use codec::{Layout, RowView, Stats, ROW_VIEW};
+use codec::{Layout, RowView, Stats, DRIFTING, ROW_VIEW};
 
 /// Capacity of a window made by [`Default`]: the scanner's default window.
 pub const DEFAULT_CAPACITY: usize = 200;
@@ -31,66 +31,57 @@ pub const COMPACT_BAR_BYTES: usize = 32;
 
 /// The last `capacity` closed bars, oldest first; storage is allocated on the first push
 /// and reused after that (see the module docs for when it is re-allocated).
+///
+/// The rows and their size live in the struct itself, so that a row's address does not
+/// wait for the layout to load: on a cold window the two are fetched in parallel.
 #[derive(Clone)]
 pub struct BarWindow {
-    store: Option<Box<Store>>,
+    /// The layout and bookkeeping; `None` until the first push.
+    meta: Option<Box<Meta>>,
+    /// `capacity` rows of `row_bytes` bytes, padded so that [`ROW_VIEW`] bytes can be read
+    /// from the start of any row; empty until the first push.
+    rows: Box<[u8]>,
+    row_bytes: u32,
     capacity: u32,
     len: u32,
     /// Slot of the oldest bar.
     head: u32,
 }
 
-/// The packed rows of a non-empty window.
+/// How a non-empty window packs its rows, and how it got there.
 #[derive(Clone)]
-struct Store {
+struct Meta {
     layout: Layout,
-    /// `capacity` rows of `layout.row_bytes()` bytes, padded so that [`ROW_VIEW`] bytes
-    /// can be read from the start of any row.
-    data: Box<[u8]>,
-    row_bytes: u32,
     /// Times the rows were re-encoded under a new layout.
     reencodes: u32,
+    /// Times drifting fields were moved in place (see `BarWindow::rebase_for`).
+    rebases: u32,
     /// Pushes since the layout was last planned.
     since_plan: u64,
     /// Value of `since_plan` at which to check whether a narrower layout would do.
     next_check: u64,
 }
 
-impl Store {
-    fn new(layout: Layout, capacity: u32) -> Self {
-        let row_bytes = layout.row_bytes();
-        let size = (capacity as usize - 1)
-            .checked_mul(row_bytes)
-            .and_then(|n| n.checked_add(ROW_VIEW))
-            .expect("window size overflows usize");
-        Store {
-            layout,
-            data: vec![0; size].into_boxed_slice(),
-            row_bytes: row_bytes as u32,
-            reencodes: 0,
-            since_plan: 0,
-            next_check: u64::from(capacity),
-        }
-    }
+/// Zeroed storage for `capacity` rows of `row_bytes` bytes and the padding after them.
+fn alloc_rows(capacity: u32, row_bytes: usize) -> Box<[u8]> {
+    let size = (capacity as usize - 1)
+        .checked_mul(row_bytes)
+        .and_then(|n| n.checked_add(ROW_VIEW))
+        .expect("window size overflows usize");
+    vec![0; size].into_boxed_slice()
+}
 
-    /// Row `slot` with the bytes after it, as the decoder reads it.
-    #[inline(always)]
-    fn row(&self, slot: u32) -> &RowView {
-        let at = slot as usize * self.row_bytes as usize;
-        self.data[at..at + ROW_VIEW].try_into().expect("row view")
-    }
+/// Row `slot` of `rows` with the bytes after it.
+#[inline(always)]
+fn row_view(rows: &[u8], row_bytes: u32, slot: u32) -> &RowView {
+    let at = slot as usize * row_bytes as usize;
+    rows[at..at + ROW_VIEW].try_into().expect("row view")
+}
 
-    /// Packs `raw` (encoded under this store's layout) into row `slot`.
-    #[inline(always)]
-    fn write(&mut self, slot: u32, raw: &codec::Raw) {
-        let at = slot as usize * self.row_bytes as usize;
-        self.layout.write(raw, &mut self.data, at);
-    }
-
-    #[inline(always)]
-    fn decode(&self, slot: u32) -> BarRecord {
-        self.layout.decode(self.row(slot))
-    }
+#[inline(always)]
+fn row_view_mut(rows: &mut [u8], row_bytes: u32, slot: u32) -> &mut RowView {
+    let at = slot as usize * row_bytes as usize;
+    (&mut rows[at..at + ROW_VIEW]).try_into().expect("row view")
 }
 
 impl Default for BarWindow {
@@ -124,7 +115,9 @@ impl BarWindow {
     /// `u32::MAX`).
     pub fn new(capacity: usize) -> Self {
         BarWindow {
-            store: None,
+            meta: None,
+            rows: Box::default(),
+            row_bytes: 0,
             capacity: capacity.clamp(1, u32::MAX as usize) as u32,
             len: 0,
             head: 0,
@@ -134,18 +127,19 @@ impl BarWindow {
     /// Appends a bar, evicting the oldest when full.
     #[inline]
     pub fn push(&mut self, bar: BarRecord) {
-        let Some(store) = self.store.as_deref_mut() else {
+        let Some(meta) = self.meta.as_deref_mut() else {
             self.replan_and_push(bar);
             return;
         };
-        let Some(raw) = store.layout.encode(&bar) else {
+        let Some(raw) = meta.layout.encode(&bar) else {
             self.replan_and_push(bar);
             return;
         };
         let slot = claim_slot(&mut self.len, &mut self.head, self.capacity);
-        store.write(slot, &raw);
-        store.since_plan += 1;
-        if store.since_plan >= store.next_check {
+        let dst = row_view_mut(&mut self.rows, self.row_bytes, slot);
+        meta.layout.write(&raw, dst);
+        meta.since_plan += 1;
+        if meta.since_plan >= meta.next_check {
             self.shrink_if_narrower();
         }
     }
@@ -168,13 +162,12 @@ impl BarWindow {
     }
 
     /// The bar `back` places before the newest (`back = 0` is the newest).
-    #[inline]
+    #[inline(always)]
     pub fn back(&self, back: usize) -> Option<BarRecord> {
         if back >= self.len as usize {
             return None;
         }
-        let store = self.store.as_deref()?;
-        Some(store.decode(self.slot(self.len - 1 - back as u32)))
+        Some(self.decode(self.len - 1 - back as u32))
     }
 
     /// Bars from oldest to newest.
@@ -195,71 +188,122 @@ impl BarWindow {
     /// Bytes each bar takes in storage under the current layout (0 before the first push;
     /// at most 64).
     pub fn bytes_per_bar(&self) -> usize {
-        self.store.as_ref().map_or(0, |s| s.row_bytes as usize)
+        self.row_bytes as usize
     }
 
     /// Heap bytes owned by the window (the rows and the layout; not the `BarWindow`
     /// itself nor the allocator's own overhead). Zero before the first push.
     pub fn heap_bytes(&self) -> usize {
-        self.store
+        self.meta
             .as_ref()
-            .map_or(0, |s| std::mem::size_of::<Store>() + s.data.len())
+            .map_or(0, |_| std::mem::size_of::<Meta>() + self.rows.len())
     }
 
-    /// Times the window re-encoded its bars under a new layout: a diagnostic for how
-    /// often bars arrive that its layout cannot hold.
+    /// Times the window re-encoded its bars under a new layout (O(capacity) work and an
+    /// allocation each): a diagnostic for how often bars arrive that its layout cannot
+    /// hold, or its ranges narrow enough to shrink rows.
     pub fn reencodes(&self) -> u32 {
-        self.store.as_ref().map_or(0, |s| s.reencodes)
+        self.meta.as_ref().map_or(0, |m| m.reencodes)
+    }
+
+    /// Times the window moved the base of its open times, closes or spreads in place to
+    /// follow a drifting market (a pass over one field of the bars held, no allocation).
+    pub fn rebases(&self) -> u32 {
+        self.meta.as_ref().map_or(0, |m| m.rebases)
+    }
+
+    /// The `i`-th bar from the oldest (`i < len`).
+    #[inline(always)]
+    fn decode(&self, i: u32) -> BarRecord {
+        let row = row_view(&self.rows, self.row_bytes, self.slot(i));
+        match &self.meta {
+            Some(meta) => meta.layout.decode(row),
+            None => unreachable!("a window holding bars has a layout"),
+        }
     }
 
     /// The storage slot of the `i`-th bar from the oldest.
     #[inline(always)]
     fn slot(&self, i: u32) -> u32 {
-        // head < capacity and i < len <= capacity, so one subtraction wraps it.
-        let s = self.head as u64 + u64::from(i);
-        if s >= u64::from(self.capacity) {
-            (s - u64::from(self.capacity)) as u32
-        } else {
-            s as u32
-        }
+        slot_of(self.head, self.capacity, i)
     }
 
-    /// Slow path of `push`: the bar does not fit (or nothing is stored yet). Plans a
-    /// layout for the bars that stay plus `bar`, re-encodes them under it, then pushes.
+    /// Slow path of `push`: the bar does not fit (or nothing is stored yet). Either moves
+    /// the bases of drifting fields in place, or plans a layout for the bars that stay
+    /// plus `bar` and re-encodes them under it; then pushes.
     #[cold]
     #[inline(never)]
     fn replan_and_push(&mut self, bar: BarRecord) {
         if self.len == self.capacity {
-            // The oldest bar is evicted by this push: leave it out of the plan.
+            // The oldest bar is evicted by this push: leave it out.
             self.head = self.slot(1);
             self.len -= 1;
         }
-        let mut stats = Stats::new();
-        for b in self.iter() {
-            stats.add(&b);
-        }
-        stats.add(&bar);
-        self.reencode(stats.layout());
-        let store = self.store.as_deref().expect("re-encoded");
-        let raw = match store.layout.encode(&bar) {
+        let raw = match self.rebase_for(&bar) {
             Some(raw) => raw,
             None => {
-                debug_assert!(
-                    false,
-                    "a planned layout must hold the bar it was planned for"
-                );
-                self.reencode(Layout::full());
-                let store = self.store.as_deref().expect("re-encoded");
-                store
-                    .layout
-                    .encode(&bar)
-                    .expect("the full layout holds any bar")
+                let mut stats = Stats::new();
+                for b in self.iter() {
+                    stats.add(&b);
+                }
+                stats.add(&bar);
+                self.reencode(stats.layout());
+                let layout = &self.meta.as_deref().expect("re-encoded").layout;
+                match layout.encode(&bar) {
+                    Some(raw) => raw,
+                    None => {
+                        debug_assert!(
+                            false,
+                            "a planned layout must hold the bar it was planned for"
+                        );
+                        self.reencode(Layout::full());
+                        let layout = &self.meta.as_deref().expect("re-encoded").layout;
+                        layout.encode(&bar).expect("the full layout holds any bar")
+                    }
+                }
             }
         };
         let slot = claim_slot(&mut self.len, &mut self.head, self.capacity);
-        let store = self.store.as_deref_mut().expect("re-encoded");
-        store.write(slot, &raw);
-        store.since_plan = 1;
+        let meta = self.meta.as_deref_mut().expect("stored");
+        meta.layout
+            .write(&raw, row_view_mut(&mut self.rows, self.row_bytes, slot));
+        meta.since_plan += 1;
+    }
+
+    /// When only drifting fields (open time, close, spreads) of `bar` are out of range and
+    /// the bars held plus `bar` fit their widths: moves those fields' bases and shifts the
+    /// bars held to match, in place, and returns `bar` encoded.
+    fn rebase_for(&mut self, bar: &BarRecord) -> Option<codec::Raw> {
+        let layout = &self.meta.as_deref()?.layout;
+        let offsets = layout.drift_offsets(bar)?;
+        let mut shifts = [0i128; DRIFTING];
+        for (i, &offset) in offsets.iter().enumerate() {
+            if layout.in_range(i, offset) {
+                continue;
+            }
+            let (mut lo, mut hi) = (offset, offset);
+            for j in 0..self.len {
+                let row = row_view(&self.rows, self.row_bytes, self.slot(j));
+                let raw = i128::from(layout.field(i, row));
+                lo = lo.min(raw);
+                hi = hi.max(raw);
+            }
+            shifts[i] = layout.rebase_shift(i, lo, hi)?;
+        }
+        let meta = self.meta.as_deref_mut()?;
+        for (i, &shift) in shifts.iter().enumerate() {
+            if shift == 0 {
+                continue;
+            }
+            for j in 0..self.len {
+                let slot = slot_of(self.head, self.capacity, j);
+                let dst = row_view_mut(&mut self.rows, self.row_bytes, slot);
+                meta.layout.shift_field(i, shift, dst);
+            }
+            meta.layout.move_base(i, shift);
+        }
+        meta.rebases = meta.rebases.saturating_add(1);
+        meta.layout.encode(bar)
     }
 
     /// `capacity` pushes after a layout was planned, then after 2, 4, 8, 16 times that
@@ -274,47 +318,77 @@ impl BarWindow {
             stats.add(&b);
         }
         let layout = stats.layout();
-        let cap = u64::from(self.capacity);
-        let store = self.store.as_deref_mut().expect("non-empty");
-        if layout.row_bytes() < store.row_bytes as usize {
+        if layout.row_bytes() < self.row_bytes as usize {
             self.reencode(layout);
-            let store = self.store.as_deref_mut().expect("re-encoded");
-            store.since_plan = 0;
-            store.next_check = cap;
         } else {
-            store.next_check = store.since_plan + store.since_plan.min(16 * cap);
+            let cap = u64::from(self.capacity);
+            let meta = self.meta.as_deref_mut().expect("non-empty");
+            meta.next_check = meta.since_plan + meta.since_plan.min(16 * cap);
         }
     }
 
-    /// Moves the bars held into fresh storage under `layout`, oldest in slot 0. Falls back
-    /// to the full layout if `layout` cannot hold them (which would be a planning bug).
+    /// Moves the bars held into fresh storage under `layout`, oldest in slot 0, and starts
+    /// counting pushes since the plan. Falls back to the full layout if `layout` cannot
+    /// hold them (which would be a planning bug).
     fn reencode(&mut self, layout: Layout) {
-        let mut fresh = Store::new(layout, self.capacity);
-        if !self.copy_into(&mut fresh) {
-            debug_assert!(
-                false,
-                "a planned layout must hold the bars it was planned from"
-            );
-            fresh = Store::new(Layout::full(), self.capacity);
-            let copied = self.copy_into(&mut fresh);
-            assert!(copied, "the full layout holds any bar");
+        let rows = match self.encode_all(&layout) {
+            Some(rows) => rows,
+            None => {
+                debug_assert!(
+                    false,
+                    "a planned layout must hold the bars it was planned from"
+                );
+                self.encode_all(&Layout::full())
+                    .expect("the full layout holds any bar")
+            }
+        };
+        let row_bytes = layout.row_bytes() as u32;
+        let next_check = u64::from(self.capacity);
+        match self.meta.as_deref_mut() {
+            Some(meta) => {
+                meta.layout = layout;
+                meta.reencodes = meta.reencodes.saturating_add(1);
+                meta.since_plan = 0;
+                meta.next_check = next_check;
+            }
+            None => {
+                self.meta = Some(Box::new(Meta {
+                    layout,
+                    reencodes: 0,
+                    rebases: 0,
+                    since_plan: 0,
+                    next_check,
+                }))
+            }
         }
-        if let Some(old) = &self.store {
-            fresh.reencodes = old.reencodes.saturating_add(1);
-        }
-        self.store = Some(Box::new(fresh));
+        self.rows = rows;
+        self.row_bytes = row_bytes;
         self.head = 0;
     }
 
-    /// Encodes the bars held into `fresh`, in order from slot 0; false if one does not fit.
-    fn copy_into(&self, fresh: &mut Store) -> bool {
+    /// The bars held encoded under `layout` in fresh storage, oldest in slot 0; `None` if
+    /// one does not fit.
+    fn encode_all(&self, layout: &Layout) -> Option<Box<[u8]>> {
+        let row_bytes = layout.row_bytes() as u32;
+        let mut rows = alloc_rows(self.capacity, row_bytes as usize);
         for (i, b) in self.iter().enumerate() {
-            let Some(raw) = fresh.layout.encode(&b) else {
-                return false;
-            };
-            fresh.write(i as u32, &raw);
+            let raw = layout.encode(&b)?;
+            layout.write(&raw, row_view_mut(&mut rows, row_bytes, i as u32));
         }
-        true
+        Some(rows)
+    }
+}
+
+/// The slot of the `i`-th bar from the oldest in a ring of `capacity` slots whose oldest
+/// bar is in slot `head`.
+#[inline(always)]
+fn slot_of(head: u32, capacity: u32, i: u32) -> u32 {
+    // head < capacity and i < capacity, so one subtraction wraps it.
+    let s = u64::from(head) + u64::from(i);
+    if s >= u64::from(capacity) {
+        (s - u64::from(capacity)) as u32
+    } else {
+        s as u32
     }
 }
 
@@ -323,13 +397,8 @@ impl BarWindow {
 #[inline(always)]
 fn claim_slot(len: &mut u32, head: &mut u32, capacity: u32) -> u32 {
     if *len < capacity {
-        let s = u64::from(*head) + u64::from(*len);
         *len += 1;
-        if s >= u64::from(capacity) {
-            (s - u64::from(capacity)) as u32
-        } else {
-            s as u32
-        }
+        slot_of(*head, capacity, *len - 1)
     } else {
         let s = *head;
         *head = if s + 1 == capacity { 0 } else { s + 1 };
@@ -352,8 +421,7 @@ impl Iterator for Iter<'_> {
         if self.front >= self.end {
             return None;
         }
-        let store = self.window.store.as_deref()?;
-        let b = store.decode(self.window.slot(self.front));
+        let b = self.window.decode(self.front);
         self.front += 1;
         Some(b)
     }
@@ -370,9 +438,8 @@ impl DoubleEndedIterator for Iter<'_> {
         if self.front >= self.end {
             return None;
         }
-        let store = self.window.store.as_deref()?;
         self.end -= 1;
-        Some(store.decode(self.window.slot(self.end)))
+        Some(self.window.decode(self.end))
     }
 }
 
@@ -407,7 +474,7 @@ mod tests {
 
     #[test]
     fn the_window_struct_is_small_and_empty_windows_own_no_heap() {
-        assert!(std::mem::size_of::<BarWindow>() <= 24);
+        assert!(std::mem::size_of::<BarWindow>() <= 40);
         let w = BarWindow::default();
         assert_eq!(
             (w.capacity(), w.heap_bytes(), w.bytes_per_bar()),
