@@ -30,7 +30,7 @@ const WARMUP: usize = 32;
 
 /// Extra bits beyond a window's current range, by how a field moves. A close wanders like
 /// a random walk and open times only grow: when one leaves its range the window shifts
-/// that field's base in place (cheap, see [`Layout::rebase`]), and the extra bits set how
+/// that field's base in place (cheap, see [`Layout::rebase_shift`]), and the extra bits set how
 /// often. Spreads (open, high and low relative to close), volumes and counts are
 /// stationary: one bit covers a new extreme up to twice the window's.
 const TS_HEADROOM: u32 = 2;
@@ -247,7 +247,7 @@ const OPEN: usize = 2;
 const HIGH: usize = 3;
 const LOW: usize = 4;
 const VOL_LO: usize = 5;
-/// The fields [`Layout::rebase`] can move: open time, close and the three spreads.
+/// The fields [`Layout::rebase_shift`] can move: open time, close and the three spreads.
 pub(super) const DRIFTING: usize = 5;
 
 /// Indices of the small fields, in row order after the 64-bit ones.
@@ -266,7 +266,7 @@ pub(super) struct Raw {
 }
 
 /// How one window packs its bars: units, bases and field positions.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(super) struct Layout {
     price: Div,
     time: Div,
@@ -382,17 +382,18 @@ impl RowWriter<'_> {
     /// Adds `v` (no bits above the field's width) at bit `at` (not before earlier fields).
     #[inline(always)]
     fn put(&mut self, at: u32, v: u64) {
-        if at - self.base >= 64 {
+        // At most twice: fields start at most 128 bits past `base`.
+        while at - self.base >= 64 {
             self.flush();
         }
-        self.acc |= u128::from(v) << (at - self.base);
+        self.acc |= u128::from(v) << ((at - self.base) & 63);
     }
 
     /// Writes what is left of a row of `bytes` bytes, keeping the bytes after it.
     #[inline(always)]
     fn finish(mut self, bytes: u32) {
         let end = bytes * 8;
-        if end - self.base >= 64 {
+        while end - self.base >= 64 {
             self.flush();
         }
         let tail = (end - self.base) / 8;
@@ -403,6 +404,33 @@ impl RowWriter<'_> {
             let word = (old & keep) | (self.acc as u64 & !keep);
             self.dst[b..b + 8].copy_from_slice(&word.to_le_bytes());
         }
+    }
+}
+
+impl std::fmt::Debug for Layout {
+    /// Units and widths: `ts 10b×1000000000 close 14b×10000000 …`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (w, s) = (&self.wide, &self.small);
+        write!(
+            f,
+            "ts {}b×{} close {}b×{} open {}b high {}b low {}b volume {}b×{} count {}b \
+             flags {}b kind {}b tf {}b symbol {}b = {} bytes",
+            w[TS].bits(),
+            self.time.d,
+            w[CLOSE].bits(),
+            self.price.d,
+            w[OPEN].bits(),
+            w[HIGH].bits(),
+            w[LOW].bits(),
+            w[VOL_LO].bits() + s[VOL_HI].mask.count_ones(),
+            self.vol.d,
+            s[COUNT].mask.count_ones(),
+            s[FLAGS].mask.count_ones(),
+            s[KIND].mask.count_ones(),
+            s[TF].mask.count_ones(),
+            s[SYMBOL].mask.count_ones(),
+            self.row_bytes,
+        )
     }
 }
 
@@ -466,9 +494,11 @@ impl Layout {
             small: self.small_raw(b, qv),
         };
         let mut fits = (qv >> 64) >> 32 == 0;
-        for i in 0..6 {
-            fits &= r.wide[i] <= w[i].mask;
-            fits &= r.small[i] <= self.small[i].mask;
+        for (v, f) in r.wide.iter().zip(w) {
+            fits &= *v <= f.mask;
+        }
+        for (v, f) in r.small.iter().zip(&self.small) {
+            fits &= *v <= f.mask;
         }
         fits.then_some(r)
     }
@@ -481,11 +511,11 @@ impl Layout {
             acc: 0,
             base: 0,
         };
-        for i in 0..6 {
-            w.put(self.wide[i].at(), r.wide[i]);
+        for (f, &v) in self.wide.iter().zip(&r.wide) {
+            w.put(f.at(), v);
         }
-        for i in 0..6 {
-            w.put(self.small[i].at(), u64::from(r.small[i]));
+        for (f, &v) in self.small.iter().zip(&r.small) {
+            w.put(f.at(), u64::from(v));
         }
         w.finish(self.row_bytes);
     }

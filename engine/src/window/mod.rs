@@ -1,22 +1,34 @@
 //! A sliding window of the last N closed bars of one symbol and timeframe, stored packed.
 //!
 //! The engine keeps one window per symbol and timeframe (300,000 of them for 100,000
-//! symbols × 3 timeframes, 200 bars each by default), so a plain 64-byte [`BarRecord`] per
-//! bar would take 3.84 GB. A window instead stores each bar as a short bit-packed row
-//! under a per-window layout (see `codec`): prices in the window's tick (the gcd of its
-//! prices) as offsets from a base, `open`/`high`/`low` relative to the bar's close, open
-//! times in the window's step, volume in its lot, and nothing for the kind, timeframe,
-//! symbol and flags while they are the same on every bar. A BTC-like stream takes 10 to
-//! 16 bytes per bar. Decoding is exact for every bar: a bar that does not fit the layout
-//! (a finer price, a wider range, another symbol, …) makes the window re-plan its layout
-//! from the bars it holds and re-encode them; the widest layout holds anything in 64
-//! bytes per bar, so there is no separate fallback path.
+//! symbols × 3 timeframes, 200 bars each by default): at 64 bytes per [`BarRecord`] that
+//! would be 3.84 GB. A window instead stores each bar as a short bit-packed row under a
+//! per-window layout (see `codec`): prices in the window's tick (the gcd of its prices)
+//! as offsets from a base, open, high and low relative to the bar's close, open times in
+//! the window's step, volume in its lot, and nothing at all for the kind, timeframe,
+//! symbol and flags while they are the same on every bar. Realistic streams take 7 to 16
+//! bytes per bar (BTC-like: 13 to 16), plus about 300 bytes of layout per window.
 //!
-//! Costs: [`BarWindow::push`] is a few multiplications and one row write; every
-//! `capacity` pushes the window re-plans its layout from its bars (O(capacity), so O(1)
-//! per push) and shrinks its rows when its ranges have narrowed. A re-encode (O(capacity),
-//! one allocation) happens only when a bar does not fit; ranges are planned with room to
-//! grow so that a random walk rarely triggers one. [`BarWindow::back`] decodes one row.
+//! Every bar round-trips exactly. A bar that does not fit the layout is handled in one of
+//! two ways:
+//! - when only drifting fields are out of range (open times grow, a close wanders off),
+//!   the window moves those fields' bases and shifts the rows in place: one pass over one
+//!   field of the bars held, no allocation (see [`BarWindow::rebases`]);
+//! - otherwise (a finer tick, a wider range, a huge volume, another flag or symbol, …) it
+//!   plans a new layout from the bars it holds plus the new one and re-encodes them into a
+//!   fresh allocation (see [`BarWindow::reencodes`]). The widest layout holds any bar in
+//!   64 bytes, so there is no separate fallback representation.
+//!
+//! Layouts leave room to grow (an extra bit or two per field), so both are rare: a few
+//! per thousand pushes on a realistic stream, mostly while a young window learns its
+//! ranges. A window also re-plans from its own bars `capacity` pushes after each plan,
+//! then at exponentially growing intervals (up to every 16 × `capacity` pushes), and
+//! shrinks its rows when an odd bar has left it or the market calmed down.
+//!
+//! Costs: [`BarWindow::push`] is six exact divisions by multiplication (no divide
+//! instruction), range checks and one row write; [`BarWindow::back`] is one 8-byte load,
+//! a shift and a mask per field, and is inlined so that fields a caller does not read
+//! are not decoded.
 
 mod codec;
 
@@ -96,7 +108,7 @@ impl std::fmt::Debug for BarWindow {
         f.debug_struct("BarWindow")
             .field("capacity", &self.capacity)
             .field("len", &self.len)
-            .field("bytes_per_bar", &self.bytes_per_bar())
+            .field("layout", &self.meta.as_ref().map(|m| &m.layout))
             .field("bars", &DebugBars(self))
             .finish()
     }
