@@ -606,16 +606,11 @@ pub(crate) fn encode_malformed<R: Rng>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::generator::DEFAULT_SYMBOLS;
     use rand::SeedableRng;
     use serde_json::json;
 
     fn specs() -> Vec<SymbolSpec> {
-        DEFAULT_SYMBOLS
-            .iter()
-            .enumerate()
-            .map(|(i, n)| SymbolSpec::for_name(n, i))
-            .collect()
+        crate::sim::SimConfig::default().symbol_specs()
     }
 
     #[test]

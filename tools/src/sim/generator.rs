@@ -313,11 +313,7 @@ mod tests {
     use super::*;
 
     fn specs() -> Vec<SymbolSpec> {
-        DEFAULT_SYMBOLS
-            .iter()
-            .enumerate()
-            .map(|(i, n)| SymbolSpec::for_name(n, i))
-            .collect()
+        crate::sim::SimConfig::default().symbol_specs()
     }
 
     #[test]
