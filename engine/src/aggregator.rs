@@ -525,9 +525,12 @@ impl BarAggregator {
                         let mut out = *bar;
                         out.flags |= bar_flags::CLOSED;
                         bar.kind = 0;
-                        let h = s as usize * ntf + i;
-                        self.last_close[h] = out.close;
-                        self.last_end[h] = t + tf_ns;
+                        if self.emit_empty {
+                            // History for empty bars; not worth a cache miss otherwise.
+                            let h = s as usize * ntf + i;
+                            self.last_close[h] = out.close;
+                            self.last_end[h] = t + tf_ns;
+                        }
                         self.counters.bars_closed += 1;
                         closed(out);
                     }
