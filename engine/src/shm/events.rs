@@ -114,10 +114,9 @@ impl EventWriter {
     #[inline(always)]
     fn slot(&self, i: usize) -> (&AtomicU64, &[AtomicU64]) {
         debug_assert!(i as u64 <= self.mask);
-        // SAFETY: `i <= mask < capacity`, and `seq`/`slots` were taken from bounds-checked
-        // slices of `capacity` and `capacity * 8` words of the mapping owned by
-        // `self.map`, which lives as long as `&self`; the words are only accessed
-        // atomically.
+        // SAFETY: `i <= mask < capacity`; `seq`/`slots` come from bounds-checked slices of
+        // `capacity` and `capacity * 8` words of the mapping `self.map` owns for as long as
+        // `&self` lives, and those words are only ever accessed atomically.
         unsafe {
             (
                 &*self.seq.add(i),
