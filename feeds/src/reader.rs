@@ -388,14 +388,17 @@ impl Stage for ReaderStage {
                 work += self.read_conn(i);
             }
         }
-        let now = Instant::now();
-        if self
-            .feeds
-            .iter()
-            .any(|f| f.next_attempt.is_some_and(|t| t <= now))
-        {
-            self.connect_due(now);
-            work += 1;
+        // Timers only matter when idle or reconnecting: no clock read per frame.
+        if work == 0 || self.feeds.iter().any(|f| f.conn.is_none()) {
+            let now = Instant::now();
+            if self
+                .feeds
+                .iter()
+                .any(|f| f.next_attempt.is_some_and(|t| t <= now))
+            {
+                self.connect_due(now);
+                work += 1;
+            }
         }
         if work == 0 {
             self.inject_clocks(wall_ns());
