@@ -35,6 +35,26 @@ pub struct AggregatorConfig {
     pub emit_empty: bool,
 }
 
+impl AggregatorConfig {
+    /// Checks that there is a timeframe and that the grace is below
+    /// [`MAX_GRACE_BARS`] of the shortest timeframe.
+    pub fn validate(&self) -> Result<(), String> {
+        let min_tf = self
+            .timeframes
+            .iter()
+            .map(|t| t.nanos())
+            .min()
+            .ok_or("no timeframe")?;
+        if self.grace_ns < 0 || self.grace_ns >= MAX_GRACE_BARS * min_tf {
+            return Err(format!(
+                "grace of {} ms must be below {MAX_GRACE_BARS} × the shortest timeframe",
+                self.grace_ns / 1_000_000
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for AggregatorConfig {
     fn default() -> Self {
         AggregatorConfig {
@@ -72,6 +92,9 @@ pub struct AggregatorCounters {
 
 /// Most bars one symbol and timeframe can have open at once.
 const MAX_OPEN_SLOTS: usize = 8;
+/// The grace may span at most this many of the shortest timeframe (so every open bar has
+/// a slot): [`AggregatorConfig::validate`] checks it.
+pub const MAX_GRACE_BARS: i64 = MAX_OPEN_SLOTS as i64 - 1;
 
 #[derive(Debug, Clone, Copy)]
 struct FeedClock {
@@ -281,12 +304,12 @@ impl BarAggregator {
                         continue;
                     }
                     // Open bars end after the watermark and start at or before the newest
-                    // trade, so a free slot always exists.
-                    let j = slots
-                        .iter()
-                        .position(|b| b.kind == 0)
-                        .expect("a free bar slot");
-                    slot_of[i] = base + j;
+                    // trade, so with a grace below `MAX_GRACE_BARS` timeframes a free slot
+                    // always exists; were it ever full, the trade is counted as late.
+                    match slots.iter().position(|b| b.kind == 0) {
+                        Some(j) => slot_of[i] = base + j,
+                        None => late = true,
+                    }
                 }
             }
         }
@@ -790,6 +813,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_grace_beyond_the_slots_never_panics() {
+        // Config refuses such a grace; the aggregator still copes: trades that find no
+        // slot are counted as late.
+        let mut a = agg(&["1s"], 20 * S, 1);
+        assert!(AggregatorConfig {
+            grace_ns: 20 * S,
+            ..AggregatorConfig::default()
+        }
+        .validate()
+        .is_err());
+        for k in (0..15).rev() {
+            a.on_trade(&tr(0, 100 * S + k * S, 1, 1, 0), &mut |_| {}, &mut |_| {});
+        }
+        assert!(a.counters().late > 0);
+        let mut out = Vec::new();
+        a.finish(&mut |b| out.push(b));
+        assert_eq!(out.len() as u64 + a.counters().late, 15);
     }
 
     #[test]

@@ -326,6 +326,13 @@ impl Config {
             tickforge_engine::timeframe::MAX_TIMEFRAMES
         );
         self.signals.params(&self.engine.timeframes)?;
+        tickforge_engine::aggregator::AggregatorConfig {
+            timeframes: self.engine.timeframes.clone(),
+            grace_ns: (self.engine.grace_ms as i64).saturating_mul(1_000_000),
+            emit_empty: self.engine.emit_empty,
+        }
+        .validate()
+        .map_err(|e| anyhow::anyhow!("engine.grace_ms: {e}"))?;
         anyhow::ensure!(
             self.backpressure.ring_capacity >= 16,
             "backpressure.ring_capacity must be at least 16"
@@ -395,6 +402,8 @@ mod tests {
         assert!(Config::from_toml("[engine]\ntimeframes = [\"7x\"]").is_err());
         assert!(Config::from_toml("[[feeds]]\nvenue = \"nowhere\"").is_err());
         assert!(Config::from_toml("[signals.per_timeframe.1h]\nbreakout_lookback = 3").is_err());
+        assert!(Config::from_toml("[engine]\ngrace_ms = 7000").is_err());
+        assert!(Config::from_toml("[engine]\ngrace_ms = 6999").is_ok());
         let cfg = Config::from_toml("[signals.per_timeframe.1m]\nbreakout_lookback = 3").unwrap();
         let params = cfg.signals.params(&cfg.engine.timeframes).unwrap();
         let lookbacks: Vec<usize> = params.iter().map(|p| p.breakout_lookback).collect();
