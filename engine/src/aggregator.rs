@@ -33,6 +33,10 @@ pub struct AggregatorConfig {
     /// Emit a flat bar flagged `empty` (at the previous close, no volume) for each interval
     /// without a trade, once the symbol has traded.
     pub emit_empty: bool,
+    /// Refuse trades whose exchange time is more than this far ahead of their receive time
+    /// (a venue clock glitch would otherwise push the watermark into the future and make
+    /// every later trade late); 0 disables the check.
+    pub max_future_ns: i64,
 }
 
 impl AggregatorConfig {
@@ -64,6 +68,7 @@ impl Default for AggregatorConfig {
                 .collect(),
             grace_ns: 250_000_000,
             emit_empty: false,
+            max_future_ns: 60_000_000_000,
         }
     }
 }
@@ -88,7 +93,14 @@ pub struct AggregatorCounters {
     pub gaps: u64,
     /// Empty bars emitted (when configured).
     pub empty_bars: u64,
+    /// Empty intervals skipped beyond [`MAX_EMPTY_RUN`] in a row.
+    pub empty_skipped: u64,
+    /// Trades whose exchange time was further ahead of their receive time than allowed.
+    pub future: u64,
 }
+
+/// Most empty bars emitted in a row per symbol and timeframe before the next bar.
+pub const MAX_EMPTY_RUN: i128 = 1000;
 
 /// Most bars one symbol and timeframe can have open at once.
 const MAX_OPEN_SLOTS: usize = 8;
@@ -141,6 +153,7 @@ pub struct BarAggregator {
     drop_active: Vec<u32>,
     /// Emit flat bars for intervals without trades.
     emit_empty: bool,
+    max_future_ns: i64,
     /// Per feed, its symbols in id order.
     feed_symbols: Vec<Vec<u32>>,
     /// Per (feed, timeframe): every interval ending at or before this has been closed.
@@ -199,6 +212,7 @@ impl BarAggregator {
             pool: Vec::new(),
             drop_active: Vec::new(),
             emit_empty: cfg.emit_empty,
+            max_future_ns: cfg.max_future_ns.max(0),
             feed_symbols: (0..n_feeds as u32)
                 .map(|f| {
                     (0..n_sym as u32)
@@ -259,6 +273,10 @@ impl BarAggregator {
                 self.counters.gaps += 1;
                 extra_flags |= bar_flags::GAP;
             }
+        }
+        if self.max_future_ns > 0 && t.exch_ts > t.recv_ts.saturating_add(self.max_future_ns) {
+            self.counters.future += 1;
+            return false;
         }
         let feed = st.feed;
         let f = &mut self.feeds[feed as usize];
@@ -344,7 +362,7 @@ impl BarAggregator {
                     count: 0,
                 };
                 if let Some((lo, hi)) = st.drop {
-                    if lo < open_ts + tf_ns && hi >= open_ts {
+                    if lo < open_ts.saturating_add(tf_ns) && hi >= open_ts {
                         bar.flags |= bar_flags::INCOMPLETE;
                     }
                 }
@@ -424,7 +442,10 @@ impl BarAggregator {
         for (i, tf) in self.tfs.iter().enumerate() {
             let base = (sym * self.tfs.len() + i) * self.slots_per;
             for bar in &mut self.open[base..base + self.slots_per] {
-                if bar.kind != 0 && min_ts < bar.open_ts + tf.nanos() && max_ts >= bar.open_ts {
+                if bar.kind != 0
+                    && min_ts < bar.open_ts.saturating_add(tf.nanos())
+                    && max_ts >= bar.open_ts
+                {
                     bar.flags |= bar_flags::INCOMPLETE;
                 }
             }
@@ -528,8 +549,25 @@ impl BarAggregator {
                 (_, _, Some(k)) => k,
                 (_, _, None) => return,
             };
-            if t.saturating_add(tf_ns) > wm {
+            // Intervals that would end beyond i64::MAX never close.
+            if t.checked_add(tf_ns).is_none_or(|end| end > wm) {
                 return;
+            }
+            if next_bucket != Some(t) {
+                // A run of empty intervals: keep at most MAX_EMPTY_RUN of them before the
+                // next bar (or the watermark), so a long silence or a wild timestamp costs
+                // a bounded amount; the rest are skipped and counted.
+                let until = i128::from(next_bucket.unwrap_or(i64::MAX).min(wm));
+                let run = (until - i128::from(t)) / i128::from(tf_ns);
+                if run > MAX_EMPTY_RUN {
+                    let skip = run - MAX_EMPTY_RUN;
+                    let skipped = u64::try_from(skip).unwrap_or(u64::MAX);
+                    self.counters.empty_skipped =
+                        self.counters.empty_skipped.saturating_add(skipped);
+                    let jumped = i128::from(t) + skip * i128::from(tf_ns);
+                    self.closed_upto[b] = jumped.min(i128::from(i64::MAX)) as i64;
+                    continue;
+                }
             }
             if next_bucket == Some(t) {
                 let mut bucket = self.buckets[b].pop_front().expect("checked");
@@ -552,7 +590,7 @@ impl BarAggregator {
                             // History for empty bars; not worth a cache miss otherwise.
                             let h = s as usize * ntf + i;
                             self.last_close[h] = out.close;
-                            self.last_end[h] = t + tf_ns;
+                            self.last_end[h] = t.saturating_add(tf_ns);
                         }
                         self.counters.bars_closed += 1;
                         closed(out);
@@ -570,7 +608,7 @@ impl BarAggregator {
                         continue;
                     }
                     let c = self.last_close[h];
-                    self.last_end[h] = t + tf_ns;
+                    self.last_end[h] = t.saturating_add(tf_ns);
                     self.counters.bars_closed += 1;
                     self.counters.empty_bars += 1;
                     closed(BarRecord {
@@ -589,7 +627,7 @@ impl BarAggregator {
                     });
                 }
             }
-            self.closed_upto[b] = t + tf_ns;
+            self.closed_upto[b] = t.saturating_add(tf_ns);
         }
     }
 }
@@ -607,6 +645,7 @@ mod tests {
             timeframes: tfs.iter().map(|t| t.parse().unwrap()).collect(),
             grace_ns: grace,
             emit_empty: false,
+            max_future_ns: 0,
         };
         BarAggregator::new(&cfg, vec![0; symbols])
     }
@@ -772,6 +811,7 @@ mod tests {
                 timeframes: vec!["1s".parse().unwrap()],
                 grace_ns: 0,
                 emit_empty,
+                max_future_ns: 0,
             };
             let mut a = BarAggregator::new(&cfg, vec![0, 0]);
             // Symbol 0 trades at 10 s and 13 s; symbol 1 only at 12 s.
@@ -833,6 +873,47 @@ mod tests {
         let mut out = Vec::new();
         a.finish(&mut |b| out.push(b));
         assert_eq!(out.len() as u64 + a.counters().late, 15);
+    }
+
+    #[test]
+    fn extreme_timestamps_never_overflow() {
+        for emit_empty in [false, true] {
+            let cfg = AggregatorConfig {
+                emit_empty,
+                max_future_ns: 0,
+                ..AggregatorConfig::default()
+            };
+            let mut a = BarAggregator::new(&cfg, vec![0]);
+            let mut bars = 0u64;
+            for ts in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+                a.on_trade(&tr(0, ts, 1, 1, 0), &mut |_| bars += 1, &mut |_| {});
+                a.on_drops(0, ts, ts);
+                a.on_clock(0, i64::MAX, &mut |_| bars += 1);
+            }
+            a.finish(&mut |_| bars += 1);
+            // Runs of empty bars are bounded however far time jumps.
+            assert!(bars < 20 * MAX_EMPTY_RUN as u64, "{bars}");
+        }
+    }
+
+    #[test]
+    fn trades_from_the_future_are_refused() {
+        let cfg = AggregatorConfig {
+            max_future_ns: 60 * S,
+            ..AggregatorConfig::default()
+        };
+        let mut a = BarAggregator::new(&cfg, vec![0]);
+        let now = 1_700_000_000 * S;
+        let at = |exch, recv| TradeRecord::new(1, 0, exch, recv, 1, 1, Side::Buy, 0);
+        assert!(a.on_trade(&at(now + 59 * S, now), &mut |_| {}, &mut |_| {}));
+        assert!(!a.on_trade(&at(now + 3600 * S, now), &mut |_| {}, &mut |_| {}));
+        assert_eq!(a.counters().future, 1);
+        // Historical data (a tick file, a replay) is far behind the receive clock: fine.
+        assert!(a.on_trade(
+            &at(now + 59 * S, now + 86_400 * S),
+            &mut |_| {},
+            &mut |_| {}
+        ));
     }
 
     #[test]

@@ -42,7 +42,8 @@ impl Timeframe {
 
     /// Open time of the bar holding `ts` (epoch-aligned, half-open intervals).
     pub fn bar_open(self, ts: i64) -> i64 {
-        ts - ts.rem_euclid(self.nanos())
+        // Saturates below i64::MIN, where no real timestamp lives.
+        ts.saturating_sub(ts.rem_euclid(self.nanos()))
     }
 }
 

@@ -158,6 +158,7 @@ fn run_both(steps: &[(Step, u32, i64, i64)], grace: i64) {
         timeframes: tfs.clone(),
         grace_ns: grace,
         emit_empty: false,
+        max_future_ns: 0,
     };
     let mut agg = BarAggregator::new(&cfg, vec![0, 0, 0]);
     let mut reference = Reference::new(&tfs, grace);

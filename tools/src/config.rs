@@ -51,6 +51,9 @@ pub struct EngineSection {
     pub window: usize,
     /// Emit a flat bar flagged `empty` for each interval without a trade.
     pub emit_empty: bool,
+    /// Refuse trades whose exchange time is this far ahead of their receive time, ms
+    /// (0 disables).
+    pub max_future_ms: u64,
 }
 
 impl Default for EngineSection {
@@ -67,6 +70,7 @@ impl Default for EngineSection {
             grace_ms: 250,
             window: 200,
             emit_empty: false,
+            max_future_ms: 60_000,
         }
     }
 }
@@ -330,6 +334,7 @@ impl Config {
             timeframes: self.engine.timeframes.clone(),
             grace_ns: (self.engine.grace_ms as i64).saturating_mul(1_000_000),
             emit_empty: self.engine.emit_empty,
+            max_future_ns: 0,
         }
         .validate()
         .map_err(|e| anyhow::anyhow!("engine.grace_ms: {e}"))?;

@@ -189,6 +189,7 @@ impl Engine {
             timeframes: cfg.engine.timeframes.clone(),
             grace_ns: cfg.engine.grace_ms as i64 * 1_000_000,
             emit_empty: cfg.engine.emit_empty,
+            max_future_ns: (cfg.engine.max_future_ms as i64).saturating_mul(1_000_000),
         };
         let aggregator = AggregatorStage::new(
             parsed_rx,

@@ -118,5 +118,8 @@ impl Stage for AggregatorStage {
         out("unknown_symbol", c.unknown_symbol);
         out("volume_overflow", c.volume_overflow);
         out("bars_closed", c.bars_closed);
+        out("empty_bars", c.empty_bars);
+        out("empty_skipped", c.empty_skipped);
+        out("future", c.future);
     }
 }
