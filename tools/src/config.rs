@@ -342,6 +342,12 @@ impl Config {
             self.backpressure.ring_capacity >= 16,
             "backpressure.ring_capacity must be at least 16"
         );
+        anyhow::ensure!(
+            self.feeds
+                .iter()
+                .all(|f| f.full_policy == self.feeds[0].full_policy),
+            "every feed must have the same full_policy: the feeds share one parser output"
+        );
         for f in &self.feeds {
             anyhow::ensure!(
                 tickforge_engine::symbol::venue::from_name(&f.venue)
@@ -408,6 +414,8 @@ mod tests {
         assert!(Config::from_toml("[[feeds]]\nvenue = \"nowhere\"").is_err());
         assert!(Config::from_toml("[signals.per_timeframe.1h]\nbreakout_lookback = 3").is_err());
         assert!(Config::from_toml("[engine]\ngrace_ms = 7000").is_err());
+        let two = "[[feeds]]\nfull_policy = \"drop\"\n[[feeds]]\nfull_policy = \"block\"\n";
+        assert!(Config::from_toml(two).is_err());
         assert!(Config::from_toml("[engine]\ngrace_ms = 6999").is_ok());
         let cfg = Config::from_toml("[signals.per_timeframe.1m]\nbreakout_lookback = 3").unwrap();
         let params = cfg.signals.params(&cfg.engine.timeframes).unwrap();
