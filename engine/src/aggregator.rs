@@ -237,6 +237,11 @@ impl BarAggregator {
         &self.tfs
     }
 
+    /// The feed that carries `symbol`.
+    pub fn feed_of(&self, symbol: u32) -> Option<u32> {
+        self.syms.get(symbol as usize).map(|s| s.feed)
+    }
+
     /// The current watermark of `feed` (`i64::MIN` before its first trade).
     pub fn watermark(&self, feed: u32) -> i64 {
         self.feeds

@@ -194,8 +194,7 @@ impl Engine {
         let aggregator = AggregatorStage::new(
             parsed_rx,
             bars_tx,
-            BarAggregator::new(&agg_cfg, symbol_feed.clone()),
-            symbol_feed,
+            BarAggregator::new(&agg_cfg, symbol_feed),
         );
         let scanner_cfg = ScannerConfig {
             window: cfg.engine.window,

@@ -17,24 +17,17 @@ pub struct AggregatorStage {
     input: Inbox<Record>,
     out: Backlogged,
     agg: BarAggregator,
-    symbol_feed: Vec<u32>,
     updated: Vec<BarRecord>,
     done: bool,
 }
 
 impl AggregatorStage {
-    /// A stage around `agg`; `symbol_feed[s]` is the feed of symbol `s`.
-    pub fn new(
-        input: Inbox<Record>,
-        out: Outbox<Record>,
-        agg: BarAggregator,
-        symbol_feed: Vec<u32>,
-    ) -> Self {
+    /// A stage around `agg`.
+    pub fn new(input: Inbox<Record>, out: Outbox<Record>, agg: BarAggregator) -> Self {
         AggregatorStage {
             input,
             out: Backlogged::new(out),
             agg,
-            symbol_feed,
             updated: Vec::new(),
             done: false,
         }
@@ -49,7 +42,6 @@ impl AggregatorStage {
 /// Handles one record; bars go straight out, the trade's updated bars after the trade.
 fn handle(
     agg: &mut BarAggregator,
-    symbol_feed: &[u32],
     updated: &mut Vec<BarRecord>,
     rec: Record,
     out: &mut Backlogged,
@@ -67,7 +59,7 @@ fn handle(
             }
         }
         RecordView::Quote(q) => {
-            if let Some(&feed) = symbol_feed.get(q.symbol as usize) {
+            if let Some(feed) = agg.feed_of(q.symbol) {
                 agg.on_clock(feed, q.recv_ts, &mut |b| out.push(Record::from(b)));
             }
             out.push(rec);
@@ -95,13 +87,13 @@ impl Stage for AggregatorStage {
     }
 
     fn poll(&mut self) -> usize {
-        let (agg, symbol_feed, updated) = (&mut self.agg, &self.symbol_feed, &mut self.updated);
+        let (agg, updated) = (&mut self.agg, &mut self.updated);
         self.out
             .pump(&mut self.input, &mut self.done, |rec, ahead, out, done| {
                 if let Some(a) = ahead.filter(|a| a.kind() == Some(Kind::Trade)) {
                     agg.prefetch(a.symbol());
                 }
-                handle(agg, symbol_feed, updated, rec, out, done)
+                handle(agg, updated, rec, out, done)
             })
     }
 
