@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tickforge::config::Config;
-use tickforge::engine::{Engine, StartOptions};
+
+mod common;
 use tickforge_engine::backpressure::FullPolicy;
 use tickforge_engine::layout::LayoutMode;
 use tickforge_engine::record::{bar_flags, RecordView};
@@ -38,7 +39,7 @@ fn run(policy: FullPolicy, name: &str) -> (Seen, StatsReader, tickforge::sim::Si
     cfg.feeds[0].full_policy = policy;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let s2 = seen.clone();
-    let tap = Box::new(move |r: &tickforge_engine::record::Record| {
+    let tap = move |r: &tickforge_engine::record::Record| {
         let mut s = s2.lock().unwrap();
         match r.view() {
             Some(RecordView::Trade(t)) => {
@@ -52,15 +53,8 @@ fn run(policy: FullPolicy, name: &str) -> (Seen, StatsReader, tickforge::sim::Si
             }
             _ => {}
         }
-    });
-    let engine = Engine::start(
-        &cfg,
-        StartOptions {
-            tap: Some(tap),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    };
+    let engine = common::start_tapped(&cfg, tap);
     let stats = StatsReader::open(dir.path(), name).unwrap();
     // Wait until the simulator has sent everything and the engine has read it all.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -140,19 +134,12 @@ fn throttled_quotes_are_counted_and_latest_stays_current() {
     cfg.throttle.min_change = 0.01;
     let published = Arc::new(Mutex::new(BTreeMap::<u32, Vec<i64>>::new()));
     let p2 = published.clone();
-    let tap = Box::new(move |r: &tickforge_engine::record::Record| {
+    let tap = move |r: &tickforge_engine::record::Record| {
         if let Some(RecordView::Quote(q)) = r.view() {
             p2.lock().unwrap().entry(q.symbol).or_default().push(q.bid);
         }
-    });
-    let engine = Engine::start(
-        &cfg,
-        StartOptions {
-            tap: Some(tap),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    };
+    let engine = common::start_tapped(&cfg, tap);
     let stats = StatsReader::open(dir.path(), "throttle").unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while stats.counter("parser.quotes").unwrap_or(0) < engine.sim.as_ref().unwrap().stats().quotes

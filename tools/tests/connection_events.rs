@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tickforge::config::Config;
-use tickforge::engine::{Engine, StartOptions};
+
+mod common;
 use tickforge_engine::record::{FeedState, RecordView};
 use tickforge_engine::shm::StatsReader;
 
@@ -27,22 +28,15 @@ fn pings_acks_and_venue_errors_are_connection_events() {
     cfg.feeds.push(bad);
     let status = Arc::new(Mutex::new(Vec::new()));
     let s2 = status.clone();
-    let tap = Box::new(move |r: &tickforge_engine::record::Record| {
+    let tap = move |r: &tickforge_engine::record::Record| {
         if let Some(RecordView::FeedStatus(f)) = r.view() {
             s2.lock().unwrap().push((
                 FeedState::from_u16(f.state).unwrap(),
                 f.reason().to_string(),
             ));
         }
-    });
-    let engine = Engine::start(
-        &cfg,
-        StartOptions {
-            tap: Some(tap),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    };
+    let engine = common::start_tapped(&cfg, tap);
     let stats = StatsReader::open(dir.path(), "ctl").unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while engine.sim.as_ref().unwrap().stats().pongs < 3

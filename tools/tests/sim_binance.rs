@@ -1,34 +1,22 @@
 //! The exchange simulator over real loopback sockets, driven by a tungstenite client.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tickforge::sim::{SimConfig, SimServer, SimStats, PRICE_DECIMALS, QTY_DECIMALS};
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
-type Client = WebSocket<TcpStream>;
+mod common;
+use common::{connect, Client};
 
 fn config() -> SimConfig {
     SimConfig {
         seed: 7,
         ..SimConfig::default()
     }
-}
-
-fn connect(addr: SocketAddr, path: &str) -> Client {
-    let stream = TcpStream::connect(addr).expect("tcp connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    let (ws, _) = tungstenite::client(format!("ws://{addr}{path}"), stream).expect("handshake");
-    // Short reads from here on, so that every wait below is bounded by its own deadline.
-    ws.get_ref()
-        .set_read_timeout(Some(Duration::from_millis(10)))
-        .unwrap();
-    ws
 }
 
 fn send(ws: &mut Client, text: &str) {

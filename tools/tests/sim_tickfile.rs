@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,9 +11,10 @@ use serde_json::Value;
 use tickforge::sim::{tick_file_symbols, SimConfig, SimServer, SimStats};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
-type Client = WebSocket<TcpStream>;
+mod common;
+use common::{connect, Client};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ticks_small.csv")
@@ -26,18 +26,6 @@ fn serve(path: &Path) -> SimServer {
         ..SimConfig::default()
     })
     .expect("start the simulator")
-}
-
-fn connect(addr: SocketAddr, path: &str) -> Client {
-    let stream = TcpStream::connect(addr).expect("tcp connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    let (ws, _) = tungstenite::client(format!("ws://{addr}{path}"), stream).expect("handshake");
-    ws.get_ref()
-        .set_read_timeout(Some(Duration::from_millis(10)))
-        .unwrap();
-    ws
 }
 
 fn would_block(e: &tungstenite::Error) -> bool {

@@ -1,0 +1,37 @@
+//! Helpers shared by the integration tests: a loopback WebSocket client for the
+//! simulator, and an engine whose published events go to a test's callback.
+#![allow(dead_code)] // each test file uses only some of these
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use tickforge::config::Config;
+use tickforge::engine::{Engine, StartOptions};
+use tickforge_engine::record::Record;
+use tungstenite::WebSocket;
+
+/// A blocking WebSocket client with short reads.
+pub type Client = WebSocket<TcpStream>;
+
+/// Connects to the simulator at `addr` on `path`; after the handshake every read waits at
+/// most 10 ms, so each wait in a test is bounded by its own deadline.
+pub fn connect(addr: SocketAddr, path: &str) -> Client {
+    let stream = TcpStream::connect(addr).expect("tcp connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let (ws, _) = tungstenite::client(format!("ws://{addr}{path}"), stream).expect("handshake");
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    ws
+}
+
+/// Starts the engine of `cfg`, handing every published event to `tap`.
+pub fn start_tapped(cfg: &Config, tap: impl FnMut(&Record) + Send + 'static) -> Engine {
+    let opts = StartOptions {
+        tap: Some(Box::new(tap)),
+        ..Default::default()
+    };
+    Engine::start(cfg, opts).expect("engine starts")
+}
