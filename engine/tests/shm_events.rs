@@ -8,7 +8,6 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +20,8 @@ use tickforge_engine::shm::{
 };
 use tickforge_engine::symbol::{venue, SymbolTable};
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+mod common;
+use common::{wait_for, ChildGuard, TIMEOUT};
 
 /// Event `n`'s record: every word depends on `n`, and word 7 is the xor of words 0..7, so
 /// a record mixing two events fails both checks.
@@ -55,61 +55,6 @@ fn cfg(dir: &Path, name: &str, cap: usize) -> ShmConfig {
     ShmConfig {
         events_capacity: cap,
         ..ShmConfig::new(dir, name)
-    }
-}
-
-/// Waits (bounded) for `path` to exist.
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "timed out waiting for {path:?}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// A child process running one test of this binary; killed if the parent test fails.
-struct ChildGuard(Option<Child>);
-
-impl ChildGuard {
-    fn spawn(test: &str, dir: &Path, vars: &[(&str, String)]) -> ChildGuard {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
-            .env("TF_SHM_CHILD_DIR", dir)
-            .stdout(Stdio::null());
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        ChildGuard(Some(cmd.spawn().expect("spawn child test")))
-    }
-
-    fn id(&self) -> u32 {
-        self.0.as_ref().unwrap().id()
-    }
-
-    /// Waits (bounded) for the child and asserts it succeeded.
-    fn wait_success(mut self) {
-        let mut child = self.0.take().unwrap();
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "child failed: {status}");
-                return;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("child did not finish");
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

@@ -2,8 +2,7 @@
 //! reads, the documented byte layout, and a torn-read stress test of the seqlocked cells.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +15,8 @@ use tickforge_engine::shm::{
 };
 use tickforge_engine::symbol::{venue, SymbolTable};
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+mod common;
+use common::{wait_for, ChildGuard, TIMEOUT};
 const TIMEFRAMES: [u32; 3] = [1, 60, 3600];
 
 fn table() -> SymbolTable {
@@ -60,26 +60,6 @@ fn bar(sym: u32, tf: u8, open_ts: i64, flags: u16) -> BarRecord {
         volume_lo: 1000,
         volume_hi: 0,
         count: 3,
-    }
-}
-
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "timed out waiting for {path:?}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Kills the child if the test fails before waiting for it.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 
@@ -264,16 +244,10 @@ fn child_writer_latest() {
 #[test]
 fn cross_process_latest_values() {
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_writer_latest", "--nocapture"])
-        .env("TF_SHM_CHILD_DIR", dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = ChildGuard(Some(child));
+    let guard = ChildGuard::spawn("child_writer_latest", dir.path(), &[]);
     wait_for(&dir.path().join("ready"));
     let r = LatestReader::open(dir.path(), "xproc").unwrap();
-    assert_eq!(r.writer_pid(), guard.0.as_ref().unwrap().id());
+    assert_eq!(r.writer_pid(), guard.id());
     assert!(r.is_writer_alive());
     assert_eq!(r.state(), WriterState::Running);
     assert_eq!(r.symbols(), table().iter().cloned().collect::<Vec<_>>());
@@ -284,8 +258,7 @@ fn cross_process_latest_values() {
     assert_eq!(r.current_bar(0, 2), Some(bar(0, 2, 3_600_000_000_000, 0)));
     assert_eq!(r.closed_bar(0, 2), Some(bar(0, 2, 0, bar_flags::CLOSED)));
     fs::write(dir.path().join("done"), b"").unwrap();
-    let mut child = guard.0.take().unwrap();
-    assert!(child.wait().unwrap().success());
+    guard.wait_success();
     assert_eq!(r.state(), WriterState::Stopped);
     assert_eq!(r.trade(btc), Some(trade(0, 1000)));
 }

@@ -2,16 +2,15 @@
 //! rules, the documented byte layout, and layout validation.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use hdrhistogram::Histogram;
 use tickforge_engine::shm::{
     HistogramSnapshot, ShmConfig, ShmError, StatsLayout, StatsReader, StatsWriter, WriterState,
 };
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+mod common;
+use common::{wait_for, ChildGuard};
 
 fn layout() -> StatsLayout {
     StatsLayout::new(
@@ -30,26 +29,6 @@ fn latencies() -> Histogram<u64> {
         h.record(v * 10).unwrap();
     }
     h
-}
-
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "timed out waiting for {path:?}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Kills the child if the test fails before waiting for it.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// The writer side of the cross-process test (a no-op in a normal test run).
@@ -81,16 +60,10 @@ fn child_writer_stats() {
 #[test]
 fn cross_process_counters_and_histograms() {
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_writer_stats", "--nocapture"])
-        .env("TF_SHM_CHILD_DIR", dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = ChildGuard(Some(child));
+    let guard = ChildGuard::spawn("child_writer_stats", dir.path(), &[]);
     wait_for(&dir.path().join("created"));
     let r = StatsReader::open(dir.path(), "xproc").unwrap();
-    assert_eq!(r.writer_pid(), guard.0.as_ref().unwrap().id());
+    assert_eq!(r.writer_pid(), guard.id());
     assert!(r.is_writer_alive());
     assert_eq!(r.counter("feed0.messages"), Some(0));
     assert_eq!(
@@ -118,8 +91,7 @@ fn cross_process_counters_and_histograms() {
     assert_eq!(hs[1].1, HistogramSnapshot::default(), "never published");
 
     fs::write(dir.path().join("done"), b"").unwrap();
-    let mut child = guard.0.take().unwrap();
-    assert!(child.wait().unwrap().success());
+    guard.wait_success();
     assert_eq!(r.state(), WriterState::Stopped);
     assert_eq!(r.counter("feed0.messages"), Some(1000));
 }
