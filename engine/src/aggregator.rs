@@ -20,7 +20,9 @@
 
 use std::collections::VecDeque;
 
-use crate::record::{bar_flags, BarRecord, FeedState, Kind, TradeRecord, MAX_BAR_VOLUME};
+use crate::record::{
+    bar_flags, trade_flags, BarRecord, FeedState, Kind, TradeRecord, MAX_BAR_VOLUME,
+};
 use crate::timeframe::Timeframe;
 
 /// Aggregator settings.
@@ -269,12 +271,13 @@ impl BarAggregator {
         };
         let mut extra_flags = 0;
         let last = st.last_trade_id;
-        if t.trade_id != 0 && last != 0 {
+        let ordered = t.flags & trade_flags::ID_UNORDERED == 0;
+        if ordered && t.trade_id != 0 && last != 0 {
             if t.trade_id <= last {
                 self.counters.duplicates += 1;
                 return false;
             }
-            if t.trade_id > last + 1 {
+            if t.trade_id > last + 1 && t.flags & trade_flags::ID_NOT_CONSECUTIVE == 0 {
                 self.counters.gaps += 1;
                 extra_flags |= bar_flags::GAP;
             }
@@ -336,7 +339,9 @@ impl BarAggregator {
                 }
             }
         }
-        self.syms[sym].last_trade_id = last.max(t.trade_id);
+        if ordered {
+            self.syms[sym].last_trade_id = last.max(t.trade_id);
+        }
         if late {
             self.counters.late += 1;
         }

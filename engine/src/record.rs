@@ -110,7 +110,7 @@ impl Side {
 /// | --- | --- | --- |
 /// | 0 | 1 | kind = 1 |
 /// | 1 | 1 | venue id |
-/// | 2 | 2 | flags: bits 0-1 aggressor side (0 unknown, 1 buy, 2 sell) |
+/// | 2 | 2 | flags: bits 0-1 aggressor side (0 unknown, 1 buy, 2 sell); [`trade_flags`] |
 /// | 4 | 4 | symbol id |
 /// | 8 | 8 | exchange timestamp, ns |
 /// | 16 | 8 | receive timestamp, ns |
@@ -174,6 +174,25 @@ impl TradeRecord {
     pub fn side(&self) -> Side {
         Side::from_bits(self.flags)
     }
+
+    /// The record with `flags` ([`trade_flags`]) added.
+    pub fn with_flags(mut self, flags: u16) -> Self {
+        self.flags |= flags;
+        self
+    }
+}
+
+/// Trade flags above the side bits: what the venue's trade ids promise. With neither flag
+/// the ids of one symbol run 1, 2, 3, … (Binance, Coinbase, Kraken): a repeated or older id
+/// is a duplicate and a skipped id is a gap.
+pub mod trade_flags {
+    /// Bits 0-1: the aggressor side ([`super::Side`]).
+    pub const SIDE_MASK: u16 = 0b11;
+    /// Ids increase per symbol but skip values (OKX, Bybit): older ids are duplicates, a
+    /// jump is not a gap.
+    pub const ID_NOT_CONSECUTIVE: u16 = 1 << 2;
+    /// Ids carry no order, or there are none (Polygon): no duplicate or gap detection.
+    pub const ID_UNORDERED: u16 = 1 << 3;
 }
 
 /// Best bid and offer.

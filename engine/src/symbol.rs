@@ -112,8 +112,8 @@ impl SymbolTable {
 
     /// The id of a venue's symbol.
     pub fn lookup(&self, venue: u8, name: &str) -> Option<u32> {
-        // Avoid allocating a key: the map is small per venue, but lookups are on the parse
-        // path, so the adapters keep their own borrowed-key maps built from `iter`.
+        // Allocates the key: not for the parse path, where adapters keep their own
+        // borrowed-key maps built from `iter`.
         self.by_name.get(&(venue, name.to_string())).copied()
     }
 

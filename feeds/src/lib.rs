@@ -4,4 +4,6 @@
 pub mod connection;
 pub mod parser;
 pub mod reader;
+#[cfg(feature = "reference")]
+pub mod reference;
 pub mod venue;

@@ -9,6 +9,7 @@ use tickforge_engine::backpressure::PolicyOutbox;
 use tickforge_engine::frame::{FrameInbox, FrameKind};
 use tickforge_engine::record::{ClockRecord, EndRecord, FeedState, FeedStatusRecord, Record};
 use tickforge_engine::stage::Stage;
+use tickforge_engine::symbol::venue;
 
 use crate::venue::{AdapterEvent, ControlEvent, RejectReason, VenueAdapter};
 
@@ -28,6 +29,8 @@ pub struct ParserCounters {
     pub control: u64,
     /// Well-formed messages the adapter does not use.
     pub ignored: u64,
+    /// Venue heartbeats.
+    pub heartbeats: u64,
     /// Rejected frames by [`RejectReason::index`]; binary frames are counted in the last slot.
     pub rejected: [u64; RejectReason::COUNT + 1],
 }
@@ -47,12 +50,23 @@ impl ParserCounters {
     }
 }
 
+/// Rejected frames of one venue, by reason, with their counter names
+/// (`<venue>.<reason>`).
+struct VenueRejects {
+    venue: u8,
+    names: Vec<&'static str>,
+    counts: [u64; RejectReason::COUNT + 1],
+}
+
 /// The parser stage.
 pub struct ParserStage {
     input: FrameInbox,
     out: PolicyOutbox,
     /// Adapter per feed id.
     adapters: Vec<Box<dyn VenueAdapter>>,
+    /// Index into `venue_rejects` per feed id.
+    venue_slot: Vec<usize>,
+    venue_rejects: Vec<VenueRejects>,
     scratch: Vec<u8>,
     done: bool,
     counters: ParserCounters,
@@ -61,10 +75,33 @@ pub struct ParserStage {
 impl ParserStage {
     /// A parser reading `input`, with `adapters[feed]` for each feed, writing to `out`.
     pub fn new(input: FrameInbox, out: PolicyOutbox, adapters: Vec<Box<dyn VenueAdapter>>) -> Self {
+        let mut venue_rejects: Vec<VenueRejects> = Vec::new();
+        let mut venue_slot = Vec::with_capacity(adapters.len());
+        for a in &adapters {
+            let v = a.venue();
+            let slot = match venue_rejects.iter().position(|r| r.venue == v) {
+                Some(i) => i,
+                None => {
+                    // Counter names must be 'static; a few dozen short strings per engine.
+                    let names = ParserCounters::reject_names()
+                        .map(|r| &*Box::leak(format!("{}.{r}", venue::name(v)).into_boxed_str()))
+                        .collect();
+                    venue_rejects.push(VenueRejects {
+                        venue: v,
+                        names,
+                        counts: [0; RejectReason::COUNT + 1],
+                    });
+                    venue_rejects.len() - 1
+                }
+            };
+            venue_slot.push(slot);
+        }
         ParserStage {
             input,
             out,
             adapters,
+            venue_slot,
+            venue_rejects,
             scratch: Vec::new(),
             done: false,
             counters: ParserCounters::default(),
@@ -123,6 +160,8 @@ impl Stage for ParserStage {
             input,
             out,
             adapters,
+            venue_slot,
+            venue_rejects,
             scratch,
             done,
             counters,
@@ -158,7 +197,12 @@ impl Stage for ParserStage {
                                         id.map_or(-1, |i| i as i64),
                                         "ack",
                                     )),
-                                    ControlEvent::VenueError { code, message, .. } => {
+                                    ControlEvent::VenueError {
+                                        code,
+                                        message,
+                                        subject,
+                                        ..
+                                    } => {
                                         tracing::warn!(feed, code, message, "venue error");
                                         Some(status_record(
                                             venue,
@@ -167,7 +211,9 @@ impl Stage for ParserStage {
                                             FeedState::VenueError,
                                             ts,
                                             *code,
-                                            error_subject(message),
+                                            subject
+                                                .as_deref()
+                                                .unwrap_or_else(|| error_subject(message)),
                                         ))
                                     }
                                     ControlEvent::ServerShutdown { .. } => Some(status_record(
@@ -180,6 +226,11 @@ impl Stage for ParserStage {
                                         "server shutdown notice",
                                     )),
                                     ControlEvent::Info { .. } => None,
+                                    ControlEvent::Heartbeat => {
+                                        counters.heartbeats += 1;
+                                        None
+                                    }
+                                    ControlEvent::Pong => None,
                                     ControlEvent::Ignored { .. } => {
                                         counters.ignored += 1;
                                         None
@@ -192,11 +243,17 @@ impl Stage for ParserStage {
                         });
                         if let Err(reason) = result {
                             counters.rejected[reason.index()] += 1;
+                            if let Some(&slot) = venue_slot.get(head.feed as usize) {
+                                venue_rejects[slot].counts[reason.index()] += 1;
+                            }
                         }
                     }
                     FrameKind::Binary => {
                         counters.frames += 1;
                         counters.rejected[RejectReason::COUNT] += 1;
+                        if let Some(&slot) = venue_slot.get(head.feed as usize) {
+                            venue_rejects[slot].counts[RejectReason::COUNT] += 1;
+                        }
                     }
                     FrameKind::Clock => {
                         out.push_control(Record::from(ClockRecord::new(head.feed, head.recv_ts)))
@@ -241,9 +298,15 @@ impl Stage for ParserStage {
         out("quotes", c.quotes);
         out("control", c.control);
         out("ignored", c.ignored);
+        out("heartbeats", c.heartbeats);
         out("rejected", c.rejected_total());
         for (name, v) in ParserCounters::reject_names().zip(c.rejected) {
             out(name, v);
+        }
+        for r in &self.venue_rejects {
+            for (name, v) in r.names.iter().zip(r.counts) {
+                out(name, v);
+            }
         }
         let p = self.out.counters();
         out("dropped_trades", p.dropped_trades);

@@ -20,6 +20,7 @@ use tickforge_engine::record::FeedState;
 use tickforge_engine::stage::Stage;
 
 use crate::connection::{Connection, ConnectionError, Endpoint, Step};
+use crate::venue::Keepalive;
 
 /// One feed as the reader sees it.
 #[derive(Debug, Clone)]
@@ -28,8 +29,10 @@ pub struct FeedSpec {
     pub id: u32,
     /// Where to connect.
     pub url: String,
-    /// Text messages to send on every new connection (subscriptions).
+    /// Text messages to send on every new connection (login, then subscriptions).
     pub subscribe: Vec<String>,
+    /// The venue's application-level ping, sent after this long without sending.
+    pub keepalive: Option<Keepalive>,
     /// Inject a clock tick after this long without a frame.
     pub clock_interval: Duration,
     /// Largest frame accepted, bytes.
@@ -45,6 +48,9 @@ const BACKOFF_FACTOR: f64 = 1.5;
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Frames read per connection per poll before giving other stages a turn.
 const READ_BUDGET: usize = 1;
+/// On a connection that is never idle, keepalive timers are still looked at after this
+/// many frames.
+const TIMER_EVERY_FRAMES: usize = 4096;
 
 /// Counters of the reader.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,6 +67,8 @@ pub struct ReaderCounters {
     pub backpressure_stalls: u64,
     /// Clock ticks injected.
     pub clocks: u64,
+    /// Application-level keepalive messages sent.
+    pub keepalives: u64,
 }
 
 struct FeedRuntime {
@@ -73,6 +81,9 @@ struct FeedRuntime {
     backoff: Duration,
     attempt: i64,
     last_recv: i64,
+    /// When the connection last sent a message (subscriptions or keepalive), wall ns;
+    /// `None` until the WebSocket is open.
+    last_sent: Option<i64>,
     ended: bool,
 }
 
@@ -86,6 +97,8 @@ pub struct ReaderStage {
     stop: Arc<AtomicBool>,
     next_conn: u32,
     end_sent: bool,
+    /// Frames read since the keepalive timers were last looked at.
+    since_timers: usize,
     counters: ReaderCounters,
 }
 
@@ -108,6 +121,7 @@ impl ReaderStage {
                 backoff: BACKOFF_INITIAL,
                 attempt: 0,
                 last_recv: wall_ns(),
+                last_sent: None,
                 ended: false,
                 spec,
             })
@@ -121,6 +135,7 @@ impl ReaderStage {
             stop,
             next_conn: 1,
             end_sent: false,
+            since_timers: 0,
             counters: ReaderCounters::default(),
         })
     }
@@ -195,6 +210,7 @@ impl ReaderStage {
             c.close(registry);
         }
         f.readable = false;
+        f.last_sent = None;
         let attempt = f.attempt;
         if f.spec.reconnect && !self.stop.load(Ordering::Relaxed) {
             f.next_attempt = Some(Instant::now() + f.backoff);
@@ -248,6 +264,7 @@ impl ReaderStage {
                         self.lost(i, e);
                         return n;
                     }
+                    f.last_sent = Some(wall_ns());
                     let detail = f.attempt;
                     self.status(i, FeedState::Live, detail, "subscribed".into());
                 }
@@ -309,6 +326,26 @@ impl ReaderStage {
             if self.out.push(head, &[]).is_ok() {
                 f.last_recv = now_ns;
                 self.counters.clocks += 1;
+            }
+        }
+    }
+
+    /// Sends each open connection's keepalive when it has sent nothing for the interval.
+    fn send_keepalives(&mut self, now_ns: i64) {
+        for i in 0..self.feeds.len() {
+            let f = &mut self.feeds[i];
+            let (Some(ka), Some(last), Some(conn)) =
+                (f.spec.keepalive.as_ref(), f.last_sent, f.conn.as_mut())
+            else {
+                continue;
+            };
+            if now_ns - last < ka.interval.as_nanos() as i64 {
+                continue;
+            }
+            f.last_sent = Some(now_ns);
+            match conn.send_text(&ka.message) {
+                Ok(()) => self.counters.keepalives += 1,
+                Err(e) => self.lost(i, e),
             }
         }
     }
@@ -400,8 +437,14 @@ impl Stage for ReaderStage {
                 work += 1;
             }
         }
-        if work == 0 {
-            self.inject_clocks(wall_ns());
+        self.since_timers += work;
+        if work == 0 || self.since_timers >= TIMER_EVERY_FRAMES {
+            self.since_timers = 0;
+            let now = wall_ns();
+            self.send_keepalives(now);
+            if work == 0 {
+                self.inject_clocks(now);
+            }
         }
         self.out.notify();
         work
@@ -417,6 +460,7 @@ impl Stage for ReaderStage {
         out("bytes", c.bytes);
         out("connects", c.connects);
         out("disconnects", c.disconnects);
+        out("keepalives", c.keepalives);
         out("backpressure_stalls", c.backpressure_stalls);
         out("clocks", c.clocks);
     }

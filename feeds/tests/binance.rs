@@ -8,8 +8,13 @@ use serde_json::Value;
 use tickforge_engine::fixed::{parse_decimal, DecimalError, ONE};
 use tickforge_engine::record::{Kind, QuoteRecord, Side, TradeRecord};
 use tickforge_engine::symbol::{venue, SymbolTable};
+use tickforge_feeds::reference::Reference;
 use tickforge_feeds::venue::binance::{BinanceAdapter, TimeUnit};
-use tickforge_feeds::venue::{AdapterEvent, ControlEvent, RejectReason, VenueAdapter};
+use tickforge_feeds::venue::{
+    AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter,
+};
+
+mod common;
 
 /// Receive time used for every frame: 2023-01-01T00:00:00.2001234Z-ish, in ns.
 const RECV: i64 = 1_672_515_782_200_123_456;
@@ -258,6 +263,7 @@ fn binance_control_doc_examples_are_connection_events() {
         code,
         message: message.to_owned(),
         id,
+        subject: None,
     };
     let expected = vec![
         ControlEvent::SubscribeAck { id: Some(1) },
@@ -295,7 +301,8 @@ fn binance_control_nested_error_and_raw_shutdown() {
         ControlEvent::VenueError {
             code: 2,
             message: "Invalid request: x".into(),
-            id: Some(1)
+            id: Some(1),
+            subject: None,
         }
     );
     assert_eq!(
@@ -368,11 +375,18 @@ fn binance_rejects_malformed_json() {
         r#"{"e":'trade'}"#,
         r#"{"a":1}{"b":2}"#,
         r#"{"t":01}"#,
-        r#"{"t":99999999999999999999999}"#, // beyond 64 bits: simd-json refuses the number
+        "{\"e\":\"trade\",\"T\":1\u{0}2}", // simd-json alone would read `1` and stop
         r#"{"e":"trade","p":"1","p":"2"}"#, // a known key twice
     ] {
         assert_eq!(parse_str(bad), Err(RejectReason::MalformedJson), "{bad:?}");
     }
+    // Beyond 64 bits is valid JSON, but no id.
+    assert_eq!(
+        parse_str(
+            r#"{"e":"trade","E":1,"s":"BNBBTC","t":99999999999999999999999,"p":"1","q":"1","T":1,"m":true}"#
+        ),
+        Err(RejectReason::WrongType("t"))
+    );
     assert_eq!(
         parse(&mut adapter(), b"{\"e\":\"tr\xffde\"}"),
         Err(RejectReason::MalformedJson),
@@ -603,19 +617,29 @@ fn binance_rejects_unknown_symbols() {
 }
 
 #[test]
-fn binance_deep_nesting_neither_overflows_nor_rejects_valid_frames() {
-    let depth = 100_000;
-    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+fn binance_deep_nesting_is_refused_past_127_levels_without_overflow() {
+    let nest = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    // serde_json's limit too: deeper frames are malformed, and never overflow the stack.
+    assert_eq!(parse_str(&nest(100_000)), Err(RejectReason::MalformedJson));
     assert_eq!(
-        control(&parse_str(&deep).unwrap()),
+        control(&parse_str(&nest(127)).unwrap()),
         ControlEvent::Ignored { what: "array" }
     );
     let frame = format!(
-        r#"{{"e":"trade","E":1,"s":"BNBBTC","t":1,"p":"1","q":"1","T":1,"m":true,"x":{deep}}}"#
+        r#"{{"e":"trade","E":1,"s":"BNBBTC","t":1,"p":"1","q":"1","T":1,"m":true,"x":{}}}"#,
+        nest(126)
     );
     assert_eq!(trade(&parse_str(&frame).unwrap()).trade_id, 1);
-    let frame = format!(r#"{{"stream":"x","data":{{"e":"trade","x":{deep}}}}}"#);
+    let frame = format!(
+        r#"{{"stream":"x","data":{{"e":"trade","x":{}}}}}"#,
+        nest(125)
+    );
     assert_eq!(parse_str(&frame), Err(RejectReason::MissingField("s")));
+    let frame = format!(
+        r#"{{"e":"trade","E":1,"s":"BNBBTC","t":1,"p":"1","q":"1","T":1,"m":true,"x":{}}}"#,
+        nest(100_000)
+    );
+    assert_eq!(parse_str(&frame), Err(RejectReason::MalformedJson));
 }
 
 #[test]
@@ -641,20 +665,17 @@ fn binance_adapter_is_usable_as_a_trait_object() {
         .unwrap();
     assert_eq!(n, 1);
     assert_eq!(
-        boxed.subscribe_messages(&["btcusdt@trade".into(), "btcusdt@bookTicker".into()], 1),
+        boxed.subscribe_messages(
+            &Subscription::product(boxed.default_channels(), &["BTCUSDT"]),
+            1
+        ),
         vec![r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@bookTicker"],"id":1}"#]
     );
     assert_eq!(
-        boxed.default_streams(),
-        vec![
-            "bnbbtc@trade",
-            "bnbbtc@bookTicker",
-            "bnbusdt@trade",
-            "bnbusdt@bookTicker",
-            "btcusdt@trade",
-            "btcusdt@bookTicker"
-        ]
+        boxed.unsubscribe_messages(&[Subscription::new("aggTrade", "BNBBTC")], 7),
+        vec![r#"{"method":"UNSUBSCRIBE","params":["bnbbtc@aggTrade"],"id":7}"#]
     );
+    assert_eq!(boxed.default_url(), "wss://stream.binance.com:9443/stream");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -723,6 +744,7 @@ fn reference(line: &str, table: &SymbolTable) -> Vec<AdapterEvent> {
                     code: code.as_i64().unwrap(),
                     message: error["msg"].as_str().unwrap_or("").to_owned(),
                     id,
+                    subject: None,
                 })
             } else {
                 match obj.get("result") {
@@ -918,5 +940,93 @@ proptest! {
             venue::BINANCE, symbol, RECV, RECV, bid, bid_size, ask, ask_size, update_id,
         );
         prop_assert_eq!(parse(&mut a, frame.as_bytes()), Ok(vec![AdapterEvent::Quote(expected)]), "{}", frame);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Differential: the adapter (fast path and full parser) against the serde_json reference.
+
+#[test]
+fn binance_differential_fixtures_and_mutations() {
+    let table = table();
+    let mut a = BinanceAdapter::new(venue::BINANCE, &table);
+    let mut r = Reference::new(venue::BINANCE, &table);
+    let mut accepted = 0;
+    let mut total = 0;
+    for name in FIXTURES {
+        for (i, line) in fixture(name).iter().enumerate() {
+            for frame in common::mutations(line.as_bytes(), 0x5eed + i as u64, 400) {
+                accepted += usize::from(common::assert_agree(&mut a, &mut r, &frame));
+                total += 1;
+            }
+        }
+    }
+    // The mutations must exercise both outcomes.
+    assert!(
+        accepted > total / 20 && accepted < total * 19 / 20,
+        "{accepted}/{total}"
+    );
+}
+
+/// Frames shaped like Binance's, with random values of the right and wrong types.
+fn binance_frame() -> impl Strategy<Value = String> {
+    let sym = prop::sample::select(vec!["BNBBTC", "BNBUSDT", "BTCUSDT", "ETHUSDT", "XX"]);
+    let num = prop_oneof![
+        any::<u64>().prop_map(|n| n.to_string()),
+        (0u64..1_000_000).prop_map(|n| format!("\"{n}.{}\"", n % 1000)),
+        Just("-1".to_string()),
+        Just("1.5".to_string()),
+        Just("null".to_string()),
+        Just("true".to_string()),
+    ];
+    let dec = prop_oneof![
+        (0u64..10_000_000_000, 0u32..12).prop_map(|(n, d)| {
+            let s = n.to_string();
+            let d = (d as usize).min(s.len());
+            format!(
+                "\"{}.{}\"",
+                &s[..s.len() - d]
+                    .chars()
+                    .chain(std::iter::once('0'))
+                    .collect::<String>(),
+                &s[s.len() - d..]
+            )
+        }),
+        Just("\"99999999999999999999\"".to_string()),
+        Just("1.25".to_string()),
+        Just("\"-1\"".to_string()),
+    ];
+    let kind = prop::sample::select(vec!["trade", "aggTrade", "bookTicker", "book", "wrapped"]);
+    (kind, sym, num.clone(), dec.clone(), dec, num, any::<bool>()).prop_map(
+        |(kind, sym, id, p, q, ts, m)| match kind {
+            "trade" => format!(
+                r#"{{"e":"trade","E":{ts},"s":"{sym}","t":{id},"p":{p},"q":{q},"T":{ts},"m":{m},"M":true}}"#
+            ),
+            "aggTrade" => format!(
+                r#"{{"e":"aggTrade","E":{ts},"s":"{sym}","a":{id},"p":{p},"q":{q},"f":1,"l":2,"T":{ts},"m":{m},"M":true}}"#
+            ),
+            "bookTicker" => format!(
+                r#"{{"e":"bookTicker","u":{id},"s":"{sym}","b":{p},"B":{q},"a":{p},"A":{q},"T":{ts}}}"#
+            ),
+            "book" => format!(r#"{{"u":{id},"s":"{sym}","b":{p},"B":{q},"a":{p},"A":{q}}}"#),
+            _ => format!(
+                r#"{{"stream":"x@trade","data":{{"e":"trade","E":{ts},"s":"{sym}","t":{id},"p":{p},"q":{q},"T":{ts},"m":{m}}}}}"#
+            ),
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn binance_differential_generated_frames(frame in binance_frame(), seed in any::<u64>()) {
+        let table = table();
+        let mut a = BinanceAdapter::new(venue::BINANCE, &table);
+        let mut r = Reference::new(venue::BINANCE, &table);
+        common::assert_agree(&mut a, &mut r, frame.as_bytes());
+        for m in common::mutations(frame.as_bytes(), seed, 8).into_iter().skip(frame.len()) {
+            common::assert_agree(&mut a, &mut r, &m);
+        }
     }
 }

@@ -248,15 +248,20 @@ impl Default for SimSection {
 pub struct FeedSection {
     /// Name for logs.
     pub name: String,
-    /// Venue adapter (`binance`).
+    /// Venue adapter: `binance`, `coinbase`, `coinbase_advanced`, `kraken`, `polygon`,
+    /// `bybit` or `okx`.
     pub venue: String,
-    /// WebSocket URL, or `"sim"` for the in-process simulator.
+    /// WebSocket URL; `"sim"` for the in-process simulator speaking the venue's protocol;
+    /// empty for the venue's public endpoint.
     pub url: String,
+    /// API key, for venues that need one (Polygon).
+    pub api_key: Option<String>,
     /// The venue's symbol names; empty with `url = "sim"` means every simulated symbol.
     pub symbols: Vec<String>,
     /// Symbols exempt from sampling and throttling.
     pub priority: Vec<String>,
-    /// Channels per symbol (`trade`, `bookTicker`, `aggTrade`).
+    /// Channels per symbol in the venue's names (Binance: `trade`, `aggTrade`,
+    /// `bookTicker`); empty for the venue's trade and best bid/offer channels.
     pub channels: Vec<String>,
     /// `drop` (stay current) or `block` (lose nothing; stop reading the socket).
     pub full_policy: FullPolicy,
@@ -266,6 +271,9 @@ pub struct FeedSection {
     pub max_frame_bytes: usize,
     /// Reconnect after the connection closes (else the feed ends).
     pub reconnect: bool,
+    /// Interval of the venue's application-level ping (OKX, Bybit) in ms; default the
+    /// venue's own (OKX 25 s, Bybit 20 s). Ignored for venues without one.
+    pub keepalive_ms: Option<u64>,
 }
 
 impl Default for FeedSection {
@@ -274,13 +282,15 @@ impl Default for FeedSection {
             name: "sim".into(),
             venue: "binance".into(),
             url: "sim".into(),
+            api_key: None,
             symbols: Vec::new(),
             priority: Vec::new(),
-            channels: vec!["trade".into(), "bookTicker".into()],
+            channels: Vec::new(),
             full_policy: FullPolicy::Drop,
             clock_interval_ms: 100,
             max_frame_bytes: 256 << 10,
             reconnect: true,
+            keepalive_ms: None,
         }
     }
 }
@@ -350,9 +360,9 @@ impl Config {
         );
         for f in &self.feeds {
             anyhow::ensure!(
-                tickforge_engine::symbol::venue::from_name(&f.venue)
-                    == Some(tickforge_engine::symbol::venue::BINANCE),
-                "feed {:?}: venue {:?} is not supported yet (supported: binance)",
+                tickforge_engine::symbol::venue::from_name(&f.venue).is_some(),
+                "feed {:?}: unknown venue {:?} (binance, coinbase, coinbase_advanced, kraken, \
+                 polygon, bybit, okx)",
                 f.name,
                 f.venue
             );
@@ -399,12 +409,18 @@ mod tests {
 
     #[test]
     fn the_example_configs_parse() {
-        for text in [
-            include_str!("../../examples/binance.toml"),
-            include_str!("../../examples/sim.toml"),
-        ] {
-            Config::from_toml(text).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let cfg = Config::from_toml(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+                cfg.validate().unwrap_or_else(|e| panic!("{path:?}: {e}"));
+                n += 1;
+            }
         }
+        assert_eq!(n, 8, "one example per venue plus the simulator");
     }
 
     #[test]

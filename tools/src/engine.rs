@@ -26,12 +26,11 @@ use tickforge_engine::wait::ThreadWake;
 use tickforge_feeds::connection::Endpoint;
 use tickforge_feeds::parser::ParserStage;
 use tickforge_feeds::reader::{FeedSpec, ReaderStage};
-use tickforge_feeds::venue::binance::BinanceAdapter;
-use tickforge_feeds::venue::VenueAdapter;
+use tickforge_feeds::venue::{adapter_for, AdapterOptions, Subscription, VenueAdapter};
 use tickforge_replay::export::{ExportFormat, Exporter};
 
 use crate::config::Config;
-use crate::sim::{SimConfig, SimServer};
+use crate::sim::{venue_spelling, SimConfig, SimServer};
 
 /// Histogram names in `NAME.stats`.
 pub const LATENCY_TOTAL: &str = "e2e_latency_ns";
@@ -44,8 +43,8 @@ pub struct Engine {
     pub layout: Layout,
     /// The shared-memory settings (directory and name).
     pub shm: ShmConfig,
-    /// The in-process simulator, when a feed uses it.
-    pub sim: Option<SimServer>,
+    /// The in-process simulators, one per venue that a feed with `url = "sim"` uses.
+    pub sims: Vec<SimServer>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Vec<Box<dyn Stage>>>>,
     exporter: Option<Arc<Mutex<ExportState>>>,
@@ -66,14 +65,19 @@ pub struct StartOptions {
     pub export: Option<(PathBuf, ExportFormat)>,
 }
 
-fn sim_config(cfg: &Config) -> SimConfig {
+fn sim_config(cfg: &Config, venue_id: u8) -> SimConfig {
     let mut sim = SimConfig {
         seed: cfg.sim.seed,
         rate: cfg.sim.rate,
-        ..SimConfig::default()
+        ..SimConfig::for_venue(venue_id)
     };
     if !cfg.sim.symbols.is_empty() {
-        sim.symbols = cfg.sim.symbols.clone();
+        sim.symbols = cfg
+            .sim
+            .symbols
+            .iter()
+            .map(|s| venue_spelling(venue_id, s))
+            .collect();
     }
     sim.quote_ratio = cfg.sim.quote_ratio;
     sim.malformed_rate = cfg.sim.malformed_rate;
@@ -84,20 +88,28 @@ fn sim_config(cfg: &Config) -> SimConfig {
 }
 
 impl Engine {
+    /// The first in-process simulator, if any.
+    pub fn sim(&self) -> Option<&SimServer> {
+        self.sims.first()
+    }
+
     /// Starts the simulator (if used), creates the shared-memory files and starts the
     /// stage threads.
     pub fn start(cfg: &Config, opts: StartOptions) -> anyhow::Result<Engine> {
         cfg.validate()?;
-        let sim = if cfg.uses_sim() {
-            let sc = sim_config(cfg);
-            Some(SimServer::start(sc).context("starting the simulator")?)
-        } else {
-            None
-        };
-        let sim_symbols = match &sim {
-            Some(s) => s.symbols(),
-            None => Vec::new(),
-        };
+        // One simulator per venue that a feed with `url = "sim"` uses.
+        let mut sims: Vec<SimServer> = Vec::new();
+        for f in cfg.feeds.iter().filter(|f| f.url == "sim") {
+            let v = venue::from_name(&f.venue).context("unknown venue")?;
+            if !sims.iter().any(|s| s.venue() == v) {
+                let sc = sim_config(cfg, v);
+                sims.push(
+                    SimServer::start(sc)
+                        .with_context(|| format!("starting the {} simulator", f.venue))?,
+                );
+            }
+        }
+        let sim_of = |v: u8| sims.iter().find(|s| s.venue() == v);
 
         // Symbols, fixed for the life of the engine.
         let mut table = SymbolTable::new();
@@ -105,10 +117,9 @@ impl Engine {
         let mut feed_symbols = Vec::new();
         for (fi, f) in cfg.feeds.iter().enumerate() {
             let v = venue::from_name(&f.venue).context("unknown venue")?;
-            let names = if f.url == "sim" && f.symbols.is_empty() {
-                sim_symbols.clone()
-            } else {
-                f.symbols.clone()
+            let names = match sim_of(v) {
+                Some(s) if f.url == "sim" && f.symbols.is_empty() => s.symbols(),
+                _ => f.symbols.clone(),
             };
             for name in &names {
                 let prio = f.priority.iter().any(|p| p == name);
@@ -125,30 +136,41 @@ impl Engine {
         let mut adapters: Vec<Box<dyn VenueAdapter>> = Vec::new();
         let mut specs = Vec::new();
         for (fi, f) in cfg.feeds.iter().enumerate() {
-            let adapter =
-                BinanceAdapter::new(venue::BINANCE, &table).with_max_frame_len(f.max_frame_bytes);
-            let streams: Vec<String> = feed_symbols[fi]
-                .iter()
-                .flat_map(|s| {
-                    f.channels
-                        .iter()
-                        .map(move |c| format!("{}@{c}", s.to_ascii_lowercase()))
-                })
-                .collect();
-            let url = match (&sim, f.url.as_str()) {
+            let v = venue::from_name(&f.venue).context("unknown venue")?;
+            let opts = AdapterOptions {
+                max_frame_len: f.max_frame_bytes,
+                api_key: f.api_key.clone(),
+            };
+            let adapter = adapter_for(v, &table, &opts).context("unknown venue")?;
+            let channels: Vec<&str> = if f.channels.is_empty() {
+                adapter.default_channels().to_vec()
+            } else {
+                f.channels.iter().map(String::as_str).collect()
+            };
+            let subs = Subscription::product(&channels, &feed_symbols[fi]);
+            let url = match (sim_of(v), f.url.as_str()) {
                 (Some(s), "sim") => s.url(),
+                (_, "") => adapter.default_url().to_owned(),
                 _ => f.url.clone(),
             };
             Endpoint::parse(&url).with_context(|| format!("feed {:?}", f.name))?;
+            let mut subscribe = adapter.login_messages();
+            subscribe.extend(adapter.subscribe_messages(&subs, 1));
             specs.push(FeedSpec {
                 id: fi as u32,
                 url,
-                subscribe: adapter.subscribe_messages(&streams, 1),
+                subscribe,
+                keepalive: adapter.keepalive().map(|mut k| {
+                    if let Some(ms) = f.keepalive_ms {
+                        k.interval = Duration::from_millis(ms.max(1));
+                    }
+                    k
+                }),
                 clock_interval: Duration::from_millis(f.clock_interval_ms),
                 max_frame: f.max_frame_bytes,
                 reconnect: f.reconnect,
             });
-            adapters.push(Box::new(adapter));
+            adapters.push(adapter);
         }
 
         // Shared memory.
@@ -307,7 +329,7 @@ impl Engine {
         Ok(Engine {
             layout,
             shm,
-            sim,
+            sims,
             stop,
             threads,
             exporter,
@@ -336,7 +358,7 @@ impl Engine {
             t.join()
                 .map_err(|_| anyhow::anyhow!("a stage thread panicked"))?;
         }
-        if let Some(sim) = self.sim {
+        for sim in self.sims {
             sim.stop();
         }
         if let Some(e) = self.exporter {

@@ -52,12 +52,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
         export_format: ExportFormatArg,
     },
-    /// Serve the Binance spot protocol on loopback with a synthetic market.
+    /// Serve a venue's protocol on loopback with a synthetic market.
     Sim {
+        /// The venue: binance, coinbase, coinbase_advanced, kraken, polygon, bybit, okx.
+        #[arg(long, default_value = "binance")]
+        venue: String,
         /// Port on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 9443)]
         port: u16,
-        /// Symbols (upper case); default a built-in list.
+        /// Symbols in the venue's spelling; default a built-in list.
         #[arg(long, value_delimiter = ',')]
         symbols: Vec<String>,
         /// Messages per second per connection.
@@ -137,6 +140,7 @@ fn main() -> anyhow::Result<()> {
             run(&cfg, duration.map(Duration::from_secs_f64), opts)
         }
         Command::Sim {
+            venue,
             port,
             symbols,
             rate,
@@ -145,19 +149,21 @@ fn main() -> anyhow::Result<()> {
             malformed_rate,
             duration,
         } => {
+            let venue_id = tickforge_engine::symbol::venue::from_name(&venue)
+                .with_context(|| format!("unknown venue {venue:?}"))?;
             let mut sc = SimConfig {
                 bind: ([127, 0, 0, 1], port).into(),
                 rate,
                 quote_ratio,
                 seed,
                 malformed_rate,
-                ..SimConfig::default()
+                ..SimConfig::for_venue(venue_id)
             };
             if !symbols.is_empty() {
                 sc.symbols = symbols;
             }
             let server = SimServer::start(sc).context("starting the simulator")?;
-            eprintln!("simulator listening on {}", server.url());
+            eprintln!("{venue} simulator listening on {}", server.url());
             let stop = ctrl_c_flag()?;
             let start = Instant::now();
             while !stop.load(Ordering::Relaxed)
@@ -189,7 +195,7 @@ fn ctrl_c_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>
 fn run(cfg: &Config, duration: Option<Duration>, opts: StartOptions) -> anyhow::Result<()> {
     let engine = Engine::start(cfg, opts)?;
     println!("{}", engine.layout);
-    if let Some(sim) = &engine.sim {
+    if let Some(sim) = engine.sim() {
         match &cfg.sim.tick_file {
             Some(path) => println!("simulator: {} serving {}", sim.url(), path.display()),
             None => println!("simulator: {} ({} msg/s)", sim.url(), cfg.sim.rate),

@@ -51,6 +51,11 @@ pub fn format_event(
     json: bool,
 ) -> Option<String> {
     let sym = |id: u32| symbols.get(id as usize).map_or("?", |s| s.name.as_str());
+    let sym_venue = |id: u32| {
+        symbols
+            .get(id as usize)
+            .map_or("?", |s| venue::name(s.venue))
+    };
     let tf = |i: u8| {
         tfs.get(i as usize).map_or("?".to_string(), |&s| {
             tickforge_engine::timeframe::Timeframe::from_secs(s)
@@ -79,7 +84,7 @@ pub fn format_event(
         RecordView::Quote(q) => format!("{seq} quote  {} {} x {} / {} x {}", sym(q.symbol), Decimal::from(q.bid),
             Decimal::from(q.bid_size), Decimal::from(q.ask), Decimal::from(q.ask_size)),
         RecordView::Bar(b) if json => serde_json::json!({"seq": seq, "kind": "bar", "symbol": sym(b.symbol),
-            "tf": tf(b.tf), "open_ts_ns": b.open_ts, "open": Decimal::from(b.open).to_string(),
+            "venue": sym_venue(b.symbol), "tf": tf(b.tf), "open_ts_ns": b.open_ts, "open": Decimal::from(b.open).to_string(),
             "high": Decimal::from(b.high).to_string(), "low": Decimal::from(b.low).to_string(),
             "close": Decimal::from(b.close).to_string(), "volume": Decimal(b.volume() as i128).to_string(),
             "count": b.count, "flags": flags(b.flags)}).to_string(),
@@ -89,7 +94,8 @@ pub fn format_event(
         RecordView::Signal(s) => {
             let kind = signal_name(s.signal).unwrap_or("unknown");
             if json {
-                serde_json::json!({"seq": seq, "kind": "signal", "symbol": sym(s.symbol), "tf": tf(s.tf),
+                serde_json::json!({"seq": seq, "kind": "signal", "symbol": sym(s.symbol),
+                    "venue": sym_venue(s.symbol), "tf": tf(s.tf),
                     "bar_open_ts_ns": s.bar_open_ts, "signal": kind, "direction": s.direction, "value": s.value,
                     "level": Decimal::from(s.level).to_string(), "close": Decimal::from(s.close).to_string()}).to_string()
             } else {

@@ -59,7 +59,7 @@ fn run(policy: FullPolicy, name: &str) -> (Seen, StatsReader, tickforge::sim::Si
     // Wait until the simulator has sent everything and the engine has read it all.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let sent = engine.sim.as_ref().unwrap().stats().messages;
+        let sent = engine.sim().unwrap().stats().messages;
         let read = stats.counter("reader.frames").unwrap_or(0);
         if sent >= MESSAGES && read >= sent {
             break;
@@ -67,7 +67,7 @@ fn run(policy: FullPolicy, name: &str) -> (Seen, StatsReader, tickforge::sim::Si
         assert!(Instant::now() < deadline, "sent {sent}, read {read}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let sim_stats = engine.sim.as_ref().unwrap().stats();
+    let sim_stats = engine.sim().unwrap().stats();
     engine.request_stop();
     engine.join().unwrap();
     let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner().unwrap();
@@ -142,13 +142,13 @@ fn throttled_quotes_are_counted_and_latest_stays_current() {
     let engine = common::start_tapped(&cfg, tap);
     let stats = StatsReader::open(dir.path(), "throttle").unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while stats.counter("parser.quotes").unwrap_or(0) < engine.sim.as_ref().unwrap().stats().quotes
-        || engine.sim.as_ref().unwrap().stats().messages < 4000
+    while stats.counter("parser.quotes").unwrap_or(0) < engine.sim().unwrap().stats().quotes
+        || engine.sim().unwrap().stats().messages < 4000
     {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(20));
     }
-    let sent = engine.sim.as_ref().unwrap().stats().quotes;
+    let sent = engine.sim().unwrap().stats().quotes;
     engine.request_stop();
     engine.join().unwrap();
     let throttled = stats.counter("publisher.quotes_throttled").unwrap();

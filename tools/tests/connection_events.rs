@@ -39,13 +39,13 @@ fn pings_acks_and_venue_errors_are_connection_events() {
     let engine = common::start_tapped(&cfg, tap);
     let stats = StatsReader::open(dir.path(), "ctl").unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while engine.sim.as_ref().unwrap().stats().pongs < 3
+    while engine.sim().unwrap().stats().pongs < 3
         || stats.counter("parser.trades").unwrap_or(0) < 50
     {
         assert!(
             Instant::now() < deadline,
             "no pongs or no trades: {:?}",
-            engine.sim.as_ref().unwrap().stats()
+            engine.sim().unwrap().stats()
         );
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -33,13 +33,22 @@
 //! ```
 
 pub mod binance;
-mod tape;
+pub mod bybit;
+pub mod coinbase;
+pub mod coinbase_advanced;
+pub mod fields;
+pub mod json;
+pub mod kraken;
+pub mod okx;
+pub mod polygon;
+pub mod time;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tickforge_engine::fixed::DecimalError;
 use tickforge_engine::record::{QuoteRecord, TradeRecord};
-use tickforge_engine::symbol::SymbolTable;
+use tickforge_engine::symbol::{venue, SymbolTable};
 
 /// What an adapter found in one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,12 +74,15 @@ pub enum ControlEvent {
     /// The venue reported an error, e.g. Binance's `{"code":2,"msg":"Invalid request: ..."}`
     /// or `{"error":{"code":2,"msg":"..."},"id":1}`.
     VenueError {
-        /// The venue's error code.
+        /// The venue's error code (0 when the venue sends none).
         code: i64,
         /// The venue's message, as sent.
         message: String,
         /// The request id echoed back, when there is one.
         id: Option<u64>,
+        /// What the venue refused, when the message names it: the stream, channel or
+        /// symbol (`nopeusdt@trade`, `BTC-XXX`). Reported in the feed-status event.
+        subject: Option<String>,
     },
     /// The venue announced that it will close this connection soon (Binance's
     /// `serverShutdown`): reconnect, make-before-break.
@@ -88,6 +100,12 @@ pub enum ControlEvent {
         /// `"result"` (anything else).
         what: &'static str,
     },
+    /// A venue heartbeat (Coinbase's `heartbeat` channel, Kraken's `heartbeat`): proof of
+    /// life, no data.
+    Heartbeat,
+    /// The venue's answer to an application-level ping ([`VenueAdapter::keepalive`]),
+    /// e.g. OKX's text `pong` or Bybit's `{"op":"ping","ret_msg":"pong",...}`.
+    Pong,
     /// A well-formed message the adapter does not use: an unknown event type, a stream the
     /// adapter does not normalize (klines, depth, tickers), an array payload. Count it;
     /// it is never an error.
@@ -179,7 +197,50 @@ impl RejectReason {
     }
 }
 
-/// A venue adapter: parses one venue's frames and writes its subscribe requests.
+/// One subscription: a venue channel for one symbol, both in the venue's own spelling
+/// (`trade` + `BTCUSDT` on Binance, `matches` + `BTC-USD` on Coinbase, `T` + `AAPL` on
+/// Polygon). Each adapter turns a list of them into its venue's request messages.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Subscription {
+    /// The venue's channel name.
+    pub channel: String,
+    /// The venue's symbol name, as in the symbol table.
+    pub symbol: String,
+}
+
+impl Subscription {
+    /// A subscription to `channel` for `symbol`.
+    pub fn new(channel: impl Into<String>, symbol: impl Into<String>) -> Self {
+        Subscription {
+            channel: channel.into(),
+            symbol: symbol.into(),
+        }
+    }
+
+    /// Every `channels` × `symbols` pair, symbol-major.
+    pub fn product(channels: &[impl AsRef<str>], symbols: &[impl AsRef<str>]) -> Vec<Self> {
+        symbols
+            .iter()
+            .flat_map(|s| {
+                channels
+                    .iter()
+                    .map(move |c| Subscription::new(c.as_ref(), s.as_ref()))
+            })
+            .collect()
+    }
+}
+
+/// An application-level keepalive the client must send on a quiet connection (OKX's text
+/// `ping`, Bybit's `{"op":"ping"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Send `message` after this long without sending anything.
+    pub interval: Duration,
+    /// The text message to send.
+    pub message: String,
+}
+
+/// A venue adapter: parses one venue's frames and writes its requests.
 pub trait VenueAdapter: Send {
     /// The venue id written into every record ([`tickforge_engine::symbol::venue`]).
     fn venue(&self) -> u8;
@@ -188,8 +249,8 @@ pub trait VenueAdapter: Send {
     /// every record or control event found to `out`, in frame order.
     ///
     /// Returns the reason when the frame is rejected; events already passed to `out` for
-    /// that frame (none for single-message venues) stay valid. Never panics, and allocates
-    /// nothing on the trade/quote path in the steady state.
+    /// that frame stay valid (a batch whose fifth trade is bad has delivered four).
+    /// Never panics, and allocates nothing on the trade/quote path in the steady state.
     fn parse(
         &mut self,
         frame: &[u8],
@@ -197,48 +258,199 @@ pub trait VenueAdapter: Send {
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason>;
 
-    /// The text messages to send after connecting, to subscribe to `streams` (the venue's
-    /// own channel names). Request ids are `first_id`, `first_id + 1`, ... in message
-    /// order, so acks ([`ControlEvent::SubscribeAck`]) can be matched.
-    fn subscribe_messages(&self, streams: &[String], first_id: u64) -> Vec<String>;
+    /// The venue's public market-data endpoint, used when a feed names no URL.
+    fn default_url(&self) -> &'static str;
 
-    /// The venue's channel names for trades and best bid/offer of every symbol the
-    /// adapter knows, ready for [`VenueAdapter::subscribe_messages`].
-    fn default_streams(&self) -> Vec<String>;
+    /// The venue's channel names for trades and for best bid/offer, used when a feed
+    /// names no channels.
+    fn default_channels(&self) -> &'static [&'static str];
+
+    /// Messages to send right after the WebSocket opens, before any subscription
+    /// (Polygon's `auth`). Default: none.
+    fn login_messages(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The text messages that subscribe to `subs`. Request ids, where the venue has them,
+    /// are `first_id`, `first_id + 1`, ... in message order, so acks can be matched.
+    fn subscribe_messages(&self, subs: &[Subscription], first_id: u64) -> Vec<String>;
+
+    /// The text messages that unsubscribe from `subs`, ids as for
+    /// [`VenueAdapter::subscribe_messages`].
+    fn unsubscribe_messages(&self, subs: &[Subscription], first_id: u64) -> Vec<String>;
+
+    /// The application-level ping this venue expects from clients, if any. Default: none
+    /// (WebSocket pings are answered by the connection itself).
+    fn keepalive(&self) -> Option<Keepalive> {
+        None
+    }
+}
+
+/// Options shared by every adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterOptions {
+    /// Frames longer than this are rejected as [`RejectReason::Oversized`].
+    pub max_frame_len: usize,
+    /// Polygon's API key, sent in its `auth` message.
+    pub api_key: Option<String>,
+}
+
+impl Default for AdapterOptions {
+    fn default() -> Self {
+        AdapterOptions {
+            max_frame_len: 1 << 20,
+            api_key: None,
+        }
+    }
+}
+
+/// The adapter for `venue_id`, knowing the symbols `table` lists for that venue; `None`
+/// for an unknown venue id.
+pub fn adapter_for(
+    venue_id: u8,
+    table: &SymbolTable,
+    opts: &AdapterOptions,
+) -> Option<Box<dyn VenueAdapter>> {
+    let len = opts.max_frame_len;
+    Some(match venue_id {
+        venue::BINANCE => {
+            Box::new(binance::BinanceAdapter::new(venue_id, table).with_max_frame_len(len))
+        }
+        venue::COINBASE => {
+            Box::new(coinbase::CoinbaseAdapter::new(venue_id, table).with_max_frame_len(len))
+        }
+        venue::COINBASE_ADVANCED => Box::new(
+            coinbase_advanced::CoinbaseAdvancedAdapter::new(venue_id, table)
+                .with_max_frame_len(len),
+        ),
+        venue::KRAKEN => {
+            Box::new(kraken::KrakenAdapter::new(venue_id, table).with_max_frame_len(len))
+        }
+        venue::POLYGON => Box::new(
+            polygon::PolygonAdapter::new(venue_id, table)
+                .with_max_frame_len(len)
+                .with_api_key(opts.api_key.as_deref().unwrap_or("")),
+        ),
+        venue::BYBIT => Box::new(bybit::BybitAdapter::new(venue_id, table).with_max_frame_len(len)),
+        venue::OKX => Box::new(okx::OkxAdapter::new(venue_id, table).with_max_frame_len(len)),
+        _ => return None,
+    })
 }
 
 /// Symbol name → id for one venue, queried with borrowed bytes (no allocation).
+///
+/// Names of up to 15 bytes (nearly all) are packed into a `u128` and found with one
+/// multiply-shift hash and one integer comparison; longer names use a byte-keyed map.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SymbolIndex {
-    by_name: HashMap<Box<[u8]>, u32, fnv::FnvBuildHasher>,
+    short: HashMap<u128, u32, std::hash::BuildHasherDefault<PackedHasher>>,
+    long: HashMap<Box<[u8]>, u32, fnv::FnvBuildHasher>,
+}
+
+/// `name` packed little-endian with its length in the top byte, for names of 1 to 15
+/// bytes.
+#[inline]
+fn pack(name: &[u8]) -> Option<u128> {
+    if name.is_empty() || name.len() > 15 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..name.len()].copy_from_slice(name);
+    buf[15] = name.len() as u8;
+    Some(u128::from_le_bytes(buf))
+}
+
+/// Hashes one packed name: fold the halves, multiply by an odd constant.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PackedHasher(u64);
+
+impl std::hash::Hasher for PackedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; this keeps any other use correct.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    #[inline]
+    fn write_u128(&mut self, v: u128) {
+        let folded = (v as u64) ^ ((v >> 64) as u64).rotate_left(29);
+        self.0 = folded.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 impl SymbolIndex {
     /// The symbols of `venue` in `table`.
     pub(crate) fn new(table: &SymbolTable, venue: u8) -> Self {
-        let by_name = table
-            .iter()
-            .filter(|s| s.venue == venue)
-            .map(|s| (s.name.as_bytes().into(), s.id))
-            .collect();
-        SymbolIndex { by_name }
+        let mut index = SymbolIndex::default();
+        for s in table.iter().filter(|s| s.venue == venue) {
+            match pack(s.name.as_bytes()) {
+                Some(k) => {
+                    index.short.insert(k, s.id);
+                }
+                None => {
+                    index.long.insert(s.name.as_bytes().into(), s.id);
+                }
+            }
+        }
+        index
     }
 
     /// The id of the symbol spelled exactly `name`.
     #[inline]
     pub(crate) fn get(&self, name: &[u8]) -> Option<u32> {
-        self.by_name.get(name).copied()
+        match pack(name) {
+            Some(k) => self.short.get(&k).copied(),
+            None => self.long.get(name).copied(),
+        }
     }
 
     /// All (name, id) pairs, in no particular order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], u32)> {
-        self.by_name.iter().map(|(k, &v)| (&k[..], v))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Vec<u8>, u32)> + '_ {
+        let short = self.short.iter().map(|(&k, &v)| {
+            let b = k.to_le_bytes();
+            (b[..usize::from(b[15])].to_vec(), v)
+        });
+        short.chain(self.long.iter().map(|(k, &v)| (k.to_vec(), v)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symbol_index_finds_short_and_long_names_exactly() {
+        let mut t = SymbolTable::new();
+        let long = "A_VERY_LONG_SYMBOL_NAME_X";
+        for name in ["BTCUSDT", "BTCUSD", "B", "ETH-USDT-SWAP-X", long] {
+            t.add(venue::OKX, name, false).unwrap();
+        }
+        t.add(venue::BINANCE, "BTCUSDT", false).unwrap();
+        let ix = SymbolIndex::new(&t, venue::OKX);
+        assert_eq!(ix.get(b"BTCUSDT"), Some(0));
+        assert_eq!(ix.get(b"BTCUSD"), Some(1));
+        assert_eq!(ix.get(b"B"), Some(2));
+        assert_eq!(ix.get(b"ETH-USDT-SWAP-X"), Some(3));
+        assert_eq!(ix.get(long.as_bytes()), Some(4));
+        for miss in [
+            &b""[..],
+            b"BTCUSDT\0",
+            b"BTCUSDTT",
+            b"btcusdt",
+            b"A_VERY_LONG_SYMBOL_NAME_",
+        ] {
+            assert_eq!(ix.get(miss), None, "{miss:?}");
+        }
+        let mut all: Vec<_> = ix.iter().collect();
+        all.sort_by_key(|e| e.1);
+        assert_eq!(all[4], (long.as_bytes().to_vec(), 4));
+        assert_eq!(all.len(), 5);
+    }
 
     #[test]
     fn reject_reason_indices_are_dense_and_named() {

@@ -68,9 +68,17 @@
 //! ```
 
 mod binance;
+mod bybit;
+mod coinbase;
+mod coinbase_advanced;
 pub mod generator;
+mod kraken;
+mod malformed;
+mod okx;
+mod polygon;
 mod server;
 pub mod tickfile;
+pub(crate) mod venue;
 
 use std::io;
 use std::net::SocketAddr;
@@ -80,13 +88,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use binance::MalformedKind;
 pub use generator::{SymbolSpec, DEFAULT_SYMBOLS, PRICE_DECIMALS, QTY_DECIMALS};
+pub use malformed::MalformedKind;
 pub use tickfile::tick_file_symbols;
+pub use venue::venue_spelling;
 
 /// Configuration of a [`SimServer`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
+    /// The venue whose protocol the simulator speaks
+    /// ([`tickforge_engine::symbol::venue`] id; default Binance).
+    pub venue: u8,
     /// Address to listen on; the default `127.0.0.1:0` picks a free port.
     pub bind: SocketAddr,
     /// Upper-case symbols to simulate (`BTCUSDT`). Default: [`DEFAULT_SYMBOLS`]; see also
@@ -128,6 +140,7 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
+            venue: tickforge_engine::symbol::venue::BINANCE,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             symbols: DEFAULT_SYMBOLS.iter().map(|s| (*s).to_owned()).collect(),
             rate: 2000,
@@ -142,6 +155,16 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// The default configuration speaking `venue_id`'s protocol, with the default symbols
+    /// in that venue's spelling ([`default_symbols`]).
+    pub fn for_venue(venue_id: u8) -> Self {
+        SimConfig {
+            venue: venue_id,
+            symbols: default_symbols(venue_id),
+            ..SimConfig::default()
+        }
+    }
+
     /// `n` synthetic symbol names: `SIM0USDT`, `SIM1USDT`, …
     pub fn generated_symbols(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("SIM{i}USDT")).collect()
@@ -162,7 +185,8 @@ impl SimConfig {
             return bad("sim: no symbols".into());
         }
         for (i, s) in self.symbols.iter().enumerate() {
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-/._".contains(&b);
+            if s.is_empty() || s.len() > 32 || !s.bytes().all(allowed) {
                 return bad(format!("sim: invalid symbol {s:?}"));
             }
             if self.symbols[..i].iter().any(|t| t.eq_ignore_ascii_case(s)) {
@@ -183,6 +207,21 @@ impl SimConfig {
         }
         Ok(())
     }
+}
+
+/// The default simulated symbols in `venue_id`'s spelling: eight liquid crypto pairs
+/// (`BTCUSDT`, `BTC-USDT`, `BTC/USDT`, …), or six US stocks for Polygon.
+pub fn default_symbols(venue_id: u8) -> Vec<String> {
+    if venue_id == tickforge_engine::symbol::venue::POLYGON {
+        return ["AAPL", "MSFT", "NVDA", "AMZN", "TSLA", "SPY"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+    }
+    DEFAULT_SYMBOLS
+        .iter()
+        .map(|s| venue_spelling(venue_id, s))
+        .collect()
 }
 
 /// A snapshot of the simulator's counters, summed over all connections.
@@ -217,6 +256,7 @@ pub struct SimStats {
 /// Dropping it stops it, like [`SimServer::stop`].
 #[derive(Debug)]
 pub struct SimServer {
+    venue: u8,
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     counters: Arc<server::Counters>,
@@ -248,8 +288,18 @@ impl SimServer {
             None => None,
         };
         cfg.validate()?;
+        if venue::open(cfg.venue, venue::default_path(cfg.venue), &[]).is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "sim: no simulator for venue {}",
+                    tickforge_engine::symbol::venue::name(cfg.venue)
+                ),
+            ));
+        }
         let specs = Arc::new(cfg.symbol_specs());
         let symbols = cfg.symbols.clone();
+        let venue_id = cfg.venue;
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(server::Counters::default());
         let shared = server::Shared {
@@ -262,6 +312,7 @@ impl SimServer {
         let (addr, accept) = server::spawn(shared)?;
         tracing::info!(%addr, "sim: listening");
         Ok(SimServer {
+            venue: venue_id,
             addr,
             stop,
             counters,
@@ -277,14 +328,20 @@ impl SimServer {
         self.symbols.clone()
     }
 
+    /// The venue whose protocol the server speaks.
+    pub fn venue(&self) -> u8 {
+        self.venue
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The combined-stream URL, `ws://127.0.0.1:PORT/stream`.
+    /// The URL of the simulated venue endpoint: `ws://127.0.0.1:PORT` plus the path of the
+    /// venue's public endpoint (`/stream` for Binance's combined streams).
     pub fn url(&self) -> String {
-        format!("ws://{}/stream", self.addr)
+        format!("ws://{}{}", self.addr, venue::default_path(self.venue))
     }
 
     /// The current counters.

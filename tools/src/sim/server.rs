@@ -29,12 +29,11 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
-use super::binance::{
-    encode_event, encode_file_trade, encode_malformed, parse_path, Endpoint, FileTrade,
-    MalformedKind, OutFrame, Session,
-};
-use super::generator::{Market, SymbolSpec};
+use super::generator::{Event, Market, SymbolSpec};
+use super::malformed::MalformedKind;
+use super::malformed::{encode_malformed, random_stream, OutFrame};
 use super::tickfile::TickFile;
+use super::venue::{self, FileTrade, Overrides, VenueSim};
 use super::{SimConfig, SimStats};
 
 /// Sleep of the accept loop between polls.
@@ -169,14 +168,14 @@ impl Drop for ActiveGuard {
 }
 
 fn run_connection(stream: TcpStream, peer: SocketAddr, conn_id: u64, sh: Shared) {
-    let Some((ws, endpoint)) = handshake(stream, peer, &sh) else {
+    let Some((ws, session)) = handshake(stream, peer, &sh) else {
         return;
     };
     sh.counters.connections.fetch_add(1, Relaxed);
     sh.counters.active.fetch_add(1, Relaxed);
     let _guard = ActiveGuard(sh.counters.clone());
-    info!(%peer, conn = conn_id, combined = endpoint.combined, "sim: client connected");
-    let mut conn = Connection::new(ws, endpoint, sh);
+    info!(%peer, conn = conn_id, "sim: client connected");
+    let mut conn = Connection::new(ws, session, sh);
     let why = conn.run();
     info!(%peer, conn = conn_id, sent = conn.sent, reason = why, "sim: client gone");
 }
@@ -187,7 +186,7 @@ fn handshake(
     stream: TcpStream,
     peer: SocketAddr,
     sh: &Shared,
-) -> Option<(WebSocket<TcpStream>, Endpoint)> {
+) -> Option<(WebSocket<TcpStream>, Box<dyn VenueSim>)> {
     // Non-blocking from the start: the handshake is retried until done, so a silent client
     // can neither block the thread nor delay a stop.
     if let Err(e) = stream
@@ -198,20 +197,21 @@ fn handshake(
         return None;
     }
     let specs = sh.specs.clone();
-    let mut endpoint: Option<Endpoint> = None;
+    let venue_id = sh.cfg.venue;
+    let mut endpoint: Option<Box<dyn VenueSim>> = None;
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let target = req
             .uri()
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
-        match parse_path(&target, &specs) {
+        match venue::open(venue_id, &target, &specs) {
             Ok(e) => {
                 endpoint = Some(e);
                 Ok(resp)
             }
             Err(msg) => {
-                let status = if msg.starts_with("unknown path") {
+                let status = if msg.starts_with("unknown path") || msg.contains("does not speak") {
                     StatusCode::NOT_FOUND
                 } else {
                     StatusCode::BAD_REQUEST
@@ -282,7 +282,9 @@ enum Flow {
 
 struct Connection {
     ws: WebSocket<TcpStream>,
-    session: Session,
+    session: Box<dyn VenueSim>,
+    /// The greeting has been queued.
+    greeted: bool,
     market: Market,
     faults: Pcg64Mcg,
     sh: Shared,
@@ -294,8 +296,6 @@ struct Connection {
     /// The last write or flush would have blocked: the client is not keeping up.
     blocked: bool,
     buf: String,
-    /// Tick-file mode: timestamps in microseconds (`timeUnit=MICROSECOND`).
-    micros: bool,
     /// Tick-file mode: index of the next tick to look at.
     cursor: usize,
     /// Tick-file mode: the final Close frame has been queued.
@@ -305,13 +305,13 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(ws: WebSocket<TcpStream>, endpoint: Endpoint, sh: Shared) -> Connection {
+    fn new(ws: WebSocket<TcpStream>, session: Box<dyn VenueSim>, sh: Shared) -> Connection {
         let seed = sh.cfg.seed;
         let interval = sh.cfg.ping_interval;
-        let micros = endpoint.micros;
         Connection {
             ws,
-            session: Session::new(endpoint),
+            session,
+            greeted: false,
             market: Market::new(sh.specs.as_ref().clone(), seed),
             faults: Pcg64Mcg::seed_from_u64(seed ^ FAULT_SEED_MIX),
             pacer: Pacer::new(sh.cfg.rate),
@@ -321,7 +321,6 @@ impl Connection {
             next_ping: (!interval.is_zero()).then(|| Instant::now() + interval),
             blocked: false,
             buf: String::with_capacity(256),
-            micros,
             cursor: 0,
             closing: false,
             close_flushed: None,
@@ -336,7 +335,14 @@ impl Connection {
                 let _ = self.ws.flush();
                 return "server stopped";
             }
-            for step in [Self::read_all, Self::ping, Self::send_data, Self::flush] {
+            for step in [
+                Self::greet,
+                Self::read_all,
+                Self::ping,
+                Self::heartbeat,
+                Self::send_data,
+                Self::flush,
+            ] {
                 if let Flow::End(why) = step(self) {
                     return why;
                 }
@@ -372,6 +378,31 @@ impl Connection {
         Some(if idle { IDLE_TICK } else { TICK })
     }
 
+    /// Sends the venue's greeting once, first thing.
+    fn greet(&mut self) -> Flow {
+        if self.greeted {
+            return Flow::Continue;
+        }
+        self.greeted = true;
+        for text in self.session.greeting() {
+            if let Flow::End(why) = self.write(Message::text(text)) {
+                return Flow::End(why);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Sends the venue's heartbeat when one is due.
+    fn heartbeat(&mut self) -> Flow {
+        if self.closing {
+            return Flow::Continue;
+        }
+        match self.session.heartbeat(Instant::now(), &self.sh.specs) {
+            Some(text) => self.write(Message::text(text)),
+            None => Flow::Continue,
+        }
+    }
+
     /// Reads and answers every client message already received.
     fn read_all(&mut self) -> Flow {
         loop {
@@ -382,13 +413,15 @@ impl Connection {
             match msg {
                 Message::Text(text) => {
                     self.sh.counters.requests.fetch_add(1, Relaxed);
-                    let reply = self.session.handle(text.as_str(), &self.sh.specs);
-                    debug!(request = text.as_str(), reply = %reply.text, "sim: request");
-                    if reply.is_error {
-                        self.sh.counters.error_replies.fetch_add(1, Relaxed);
-                    }
-                    if let Flow::End(why) = self.write(Message::text(reply.text)) {
-                        return Flow::End(why);
+                    let replies = self.session.handle(text.as_str(), &self.sh.specs);
+                    for reply in replies {
+                        debug!(request = text.as_str(), reply = %reply.text, "sim: request");
+                        if reply.is_error {
+                            self.sh.counters.error_replies.fetch_add(1, Relaxed);
+                        }
+                        if let Flow::End(why) = self.write(Message::text(reply.text)) {
+                            return Flow::End(why);
+                        }
                     }
                 }
                 Message::Pong(payload) => {
@@ -447,20 +480,20 @@ impl Connection {
         if let Some(max) = cfg.max_messages {
             n = n.min(max.saturating_sub(self.sent));
         }
-        let ts = now_ms();
+        let ts = now_ns();
         for _ in 0..n {
             let frame = if cfg.malformed_rate > 0.0
                 && self.faults.random_bool(cfg.malformed_rate.clamp(0.0, 1.0))
             {
-                let Some(stream) = self.session.random_stream(&mut self.faults) else {
+                let Some(stream) = random_stream(&mut self.faults, self.session.as_ref()) else {
                     break;
                 };
                 let (kind, frame) = encode_malformed(
                     &mut self.faults,
+                    self.session.as_mut(),
                     &self.market,
                     stream,
                     ts,
-                    self.session.combined,
                 );
                 let c = &self.sh.counters;
                 c.malformed.fetch_add(1, Relaxed);
@@ -479,11 +512,12 @@ impl Connection {
                 };
                 self.buf.clear();
                 let spec = &self.sh.specs[ev.symbol()];
-                encode_event(&mut self.buf, spec, &ev, ts, self.session.combined);
+                self.session
+                    .encode(&mut self.buf, spec, &ev, ts, &Overrides::default());
                 let c = &self.sh.counters;
                 match ev {
-                    super::generator::Event::Trade { .. } => c.trades.fetch_add(1, Relaxed),
-                    super::generator::Event::Quote { .. } => c.quotes.fetch_add(1, Relaxed),
+                    Event::Trade { .. } => c.trades.fetch_add(1, Relaxed),
+                    Event::Quote { .. } => c.quotes.fetch_add(1, Relaxed),
                 };
                 Message::text(self.buf.as_str())
             };
@@ -530,23 +564,18 @@ impl Connection {
             {
                 continue;
             }
-            // Non-negative, checked when the file was parsed.
-            let ns = t.ts_ns.unsigned_abs();
+            let symbol = usize::from(t.symbol);
             let trade = FileTrade {
-                symbol: &tf.symbols()[usize::from(t.symbol)],
-                stream_symbol: tf.stream_symbol(t.symbol),
                 id: t.id,
                 price: tf.price(t),
                 size: tf.size(t),
-                ts: if self.micros {
-                    ns / 1_000
-                } else {
-                    ns / 1_000_000
-                },
-                buyer_maker: t.sell,
+                // Non-negative, checked when the file was parsed.
+                ts_ns: t.ts_ns.unsigned_abs(),
+                sell: t.sell,
             };
             self.buf.clear();
-            encode_file_trade(&mut self.buf, &trade, self.session.combined);
+            self.session
+                .encode_file_trade(&mut self.buf, &self.sh.specs[symbol], &trade);
             sent += 1;
             self.sent += 1;
             let c = &self.sh.counters;
@@ -628,7 +657,12 @@ impl Connection {
 
 /// Wall-clock milliseconds since the Unix epoch.
 fn now_ms() -> u64 {
+    now_ns() / 1_000_000
+}
+
+/// Wall-clock nanoseconds since the Unix epoch.
+fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }

@@ -63,8 +63,6 @@ const _: () = assert!(std::mem::size_of::<Tick>() == 32);
 pub(crate) struct TickFile {
     /// Symbols in order of first appearance.
     symbols: Vec<String>,
-    /// The same symbols in lower case, as in stream names.
-    stream_symbols: Vec<String>,
     ticks: Vec<Tick>,
     /// Every price and size text, back to back.
     text: String,
@@ -200,7 +198,6 @@ impl TickFile {
                     ));
                 }
                 self.symbols.push(symbol.to_owned());
-                self.stream_symbols.push(symbol.to_ascii_lowercase());
                 last_id.push(0);
                 self.symbols.len() - 1
             }
@@ -252,11 +249,6 @@ impl TickFile {
     /// Consumes the file, returning its symbols.
     pub(crate) fn into_symbols(self) -> Vec<String> {
         self.symbols
-    }
-
-    /// The lower-case symbol of index `symbol`, as in stream names.
-    pub(crate) fn stream_symbol(&self, symbol: u16) -> &str {
-        &self.stream_symbols[usize::from(symbol)]
     }
 
     /// The ticks, in file order.
@@ -327,7 +319,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(tf.symbols(), ["BTCUSDT", "ETHUSDT"]);
-        assert_eq!(tf.stream_symbol(1), "ethusdt");
         let t = tf.ticks();
         assert_eq!(t.len(), 4);
         assert_eq!(

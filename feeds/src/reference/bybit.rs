@@ -1,0 +1,189 @@
+//! Bybit v5 spot read with serde_json into derived structs, independently of the adapter.
+//! The best bid and ask of `orderbook.1` deltas are kept per symbol, as Bybit requires.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tickforge_engine::fixed::parse_unsigned_decimal;
+use tickforge_engine::record::{trade_flags, QuoteRecord, Side, TradeRecord};
+
+use super::{RefContext, RefRecord};
+
+/// Best bid and ask per symbol id.
+pub type Books = HashMap<u32, [Option<(i64, i64)>; 2]>;
+
+#[derive(Deserialize)]
+struct Top<'a> {
+    #[serde(borrow)]
+    topic: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ts: Option<&'a RawValue>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    op: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Reply<'a> {
+    #[serde(borrow)]
+    op: Option<Cow<'a, str>>,
+    success: Option<bool>,
+    #[serde(borrow)]
+    ret_msg: Option<&'a RawValue>,
+    #[serde(borrow)]
+    req_id: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Trade<'a> {
+    #[serde(rename = "T")]
+    time: Option<u64>,
+    #[serde(borrow)]
+    s: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "S")]
+    side: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    v: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    p: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    i: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Book<'a> {
+    #[serde(borrow)]
+    s: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    b: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    a: Option<Vec<&'a RawValue>>,
+    u: Option<u64>,
+}
+
+/// The trades and quotes of one Bybit frame, or `Err` when it is rejected.
+pub fn parse(
+    frame: &[u8],
+    cx: &RefContext,
+    books: &mut Books,
+    out: &mut Vec<RefRecord>,
+) -> Result<(), ()> {
+    let text = std::str::from_utf8(frame).map_err(|_| ())?;
+    let top: Top = serde_json::from_str(object(text)?).map_err(|_| ())?;
+    if let Some(topic) = top.topic {
+        let topic: Cow<str> = serde_json::from_str(topic.get()).map_err(|_| ())?;
+        if topic.starts_with("publicTrade.") {
+            let items: Vec<&RawValue> =
+                serde_json::from_str(top.data.ok_or(())?.get()).map_err(|_| ())?;
+            for item in items {
+                let t: Trade = serde_json::from_str(object(item.get())?).map_err(|_| ())?;
+                let symbol = cx.symbol(&t.s.ok_or(())?)?;
+                let ts = millis(t.time.ok_or(())?)?;
+                let side = match t.side.ok_or(())?.as_ref() {
+                    "Buy" => Side::Buy,
+                    "Sell" => Side::Sell,
+                    _ => return Err(()),
+                };
+                let size = decimal(t.v)?;
+                let price = decimal(t.p)?;
+                let id = t.i.ok_or(())?;
+                let (trade_id, flags) = match digits(&id) {
+                    Some(n) => (n, trade_flags::ID_NOT_CONSECUTIVE),
+                    None => (0, trade_flags::ID_UNORDERED),
+                };
+                out.push(RefRecord::Trade(
+                    TradeRecord::new(
+                        cx.venue, symbol, ts, cx.recv_ts, price, size, side, trade_id,
+                    )
+                    .with_flags(flags),
+                ));
+            }
+        } else if topic.starts_with("orderbook.1.") {
+            let kind: Cow<str> = serde_json::from_str(top.kind.ok_or(())?.get()).map_err(|_| ())?;
+            let snapshot = match kind.as_ref() {
+                "snapshot" => true,
+                "delta" => false,
+                _ => return Err(()),
+            };
+            let ts: u64 = serde_json::from_str(top.ts.ok_or(())?.get()).map_err(|_| ())?;
+            let ts = millis(ts)?;
+            let b: Book =
+                serde_json::from_str(object(top.data.ok_or(())?.get())?).map_err(|_| ())?;
+            let symbol = cx.symbol(&b.s.ok_or(())?)?;
+            let update_id = b.u.ok_or(())?;
+            let bid = side(b.b)?;
+            let ask = side(b.a)?;
+            let book = books.entry(symbol).or_insert([None, None]);
+            if snapshot {
+                *book = [None, None];
+            }
+            if let Some(l) = bid {
+                book[0] = l;
+            }
+            if let Some(l) = ask {
+                book[1] = l;
+            }
+            if let [Some((bp, bs)), Some((ap, asz))] = *book {
+                out.push(RefRecord::Quote(QuoteRecord::new(
+                    cx.venue, symbol, ts, cx.recv_ts, bp, bs, ap, asz, update_id,
+                )));
+            }
+        }
+        return Ok(());
+    }
+    if top.op.is_some() {
+        let r: Reply = serde_json::from_str(text).map_err(|_| ())?;
+        r.op.ok_or(())?;
+    }
+    Ok(())
+}
+
+/// `None`: nothing said about the side; `Some(None)`: emptied; else the best level.
+#[allow(clippy::type_complexity)]
+fn side(levels: Option<Vec<&RawValue>>) -> Result<Option<Option<(i64, i64)>>, ()> {
+    let Some(levels) = levels else {
+        return Ok(None);
+    };
+    let Some(first) = levels.first() else {
+        return Ok(None);
+    };
+    let level: Vec<&RawValue> = serde_json::from_str(first.get()).map_err(|_| ())?;
+    if level.len() < 2 {
+        return Err(());
+    }
+    let px: Cow<str> = serde_json::from_str(level[0].get()).map_err(|_| ())?;
+    let sz: Cow<str> = serde_json::from_str(level[1].get()).map_err(|_| ())?;
+    let (px, sz) = (decimal(Some(px))?, decimal(Some(sz))?);
+    Ok(Some((sz != 0).then_some((px, sz))))
+}
+
+fn object(text: &str) -> Result<&str, ()> {
+    if text.trim_start().starts_with('{') {
+        Ok(text)
+    } else {
+        Err(())
+    }
+}
+
+fn decimal(v: Option<Cow<str>>) -> Result<i64, ()> {
+    parse_unsigned_decimal(v.ok_or(())?.as_bytes()).map_err(|_| ())
+}
+
+fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn millis(t: u64) -> Result<i64, ()> {
+    t.checked_mul(1_000_000)
+        .and_then(|ns| i64::try_from(ns).ok())
+        .ok_or(())
+}

@@ -1,0 +1,203 @@
+//! Every venue end to end: `tickforge run` with one simulator per venue protocol, each
+//! speaking its venue's format over a real loopback WebSocket, and `tickforge tail` and
+//! `tickforge stat` as separate processes reading the shared memory.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tickforge_engine::symbol::venue;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tickforge");
+
+fn wait_for(path: &Path, within: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < within,
+            "{} did not appear",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn all_venues() -> Vec<&'static str> {
+    (1..=venue::OKX).map(venue::name).collect()
+}
+
+/// A config with one simulated feed per venue.
+fn config(dir: &Path, name: &str, malformed_rate: f64, extra_feed_keys: &str) -> String {
+    let mut cfg = format!(
+        "[engine]\nname = \"{name}\"\nshm_dir = \"{}\"\n\
+         [sim]\nrate = 1500\nmalformed_rate = {malformed_rate}\n",
+        dir.display()
+    );
+    for v in all_venues() {
+        cfg.push_str(&format!(
+            "[[feeds]]\nname = \"{v}\"\nvenue = \"{v}\"\nurl = \"sim\"\n{extra_feed_keys}"
+        ));
+    }
+    cfg
+}
+
+fn stat_json(dir: &Path, name: &str) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args(["stat", "--json", "--name", name, "--shm-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn every_venue_shows_trades_quotes_and_bars_in_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("venues.toml");
+    std::fs::write(&cfg, config(dir.path(), "venues", 0.0, "")).unwrap();
+    let run = Command::new(BIN)
+        .arg("run")
+        .arg(&cfg)
+        .args(["--duration", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.path().join("venues.events"), Duration::from_secs(20));
+    let tail = Command::new(BIN)
+        .args([
+            "tail",
+            "--json",
+            "--name",
+            "venues",
+            "--duration",
+            "4",
+            "--shm-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stats = stat_json(dir.path(), "venues");
+    let run = run.wait_with_output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // (venue, kind) → events tailed.
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&tail.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let (Some(venue), Some(kind)) = (v["venue"].as_str(), v["kind"].as_str()) {
+            *seen.entry((venue.into(), kind.into())).or_default() += 1;
+        }
+    }
+    for v in all_venues() {
+        for kind in ["trade", "quote", "bar"] {
+            assert!(
+                seen.get(&(v.to_string(), kind.to_string()))
+                    .copied()
+                    .unwrap_or(0)
+                    > 0,
+                "no {kind} from {v}: {seen:?}"
+            );
+        }
+    }
+    // Well-formed simulators: nothing rejected, nothing dropped, no reconnect.
+    assert_eq!(stats["parser.rejected"], 0, "{stats}");
+    assert_eq!(stats["reader.disconnects"], 0, "{stats}");
+}
+
+#[test]
+fn malformed_frames_are_counted_per_venue_and_connections_stay_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, config(dir.path(), "bad", 0.05, "")).unwrap();
+    let run = Command::new(BIN)
+        .arg("run")
+        .arg(&cfg)
+        .args(["--duration", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.path().join("bad.stats"), Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(2000));
+    let stats = stat_json(dir.path(), "bad");
+    let run = run.wait_with_output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for v in all_venues() {
+        let total: u64 = stats
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("parser.{v}.")))
+            .map(|(_, n)| n.as_u64().unwrap_or(0))
+            .sum();
+        assert!(total > 0, "no rejected frame counted for {v}: {stats}");
+        // Every injected kind maps to a reason: bad JSON, bad price, wrong types, unknown
+        // symbols, binary frames.
+        for reason in ["malformed_json", "unknown_symbol", "binary_frame"] {
+            assert!(
+                stats[format!("parser.{v}.{reason}")].as_u64().unwrap_or(0) > 0,
+                "{v}: no {reason}: {stats}"
+            );
+        }
+    }
+    assert_eq!(stats["reader.disconnects"], 0, "{stats}");
+    assert!(stats["parser.trades"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn application_keepalives_are_sent_and_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ka.toml");
+    let mut text = format!(
+        "[engine]\nname = \"ka\"\nshm_dir = \"{}\"\n[sim]\nrate = 0\n",
+        dir.path().display()
+    );
+    for v in ["okx", "bybit"] {
+        text.push_str(&format!(
+            "[[feeds]]\nname = \"{v}\"\nvenue = \"{v}\"\nurl = \"sim\"\nkeepalive_ms = 50\n"
+        ));
+    }
+    std::fs::write(&cfg, text).unwrap();
+    let run = Command::new(BIN)
+        .arg("run")
+        .arg(&cfg)
+        .args(["--duration", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.path().join("ka.stats"), Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1200));
+    let stats = stat_json(dir.path(), "ka");
+    let run = run.wait_with_output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Two feeds, one ping each per 50 ms of silence: well over 10 in a second.
+    let sent = stats["reader.keepalives"].as_u64().unwrap();
+    assert!(sent >= 10, "{stats}");
+    // The simulators answered (pongs are control messages), and nothing was rejected.
+    assert!(
+        stats["parser.control"].as_u64().unwrap() >= sent / 2,
+        "{stats}"
+    );
+    assert_eq!(stats["parser.rejected"], 0, "{stats}");
+}
