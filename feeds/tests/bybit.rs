@@ -160,6 +160,78 @@ fn bybit_orderbook_deltas_keep_the_other_side() {
             what: "one_sided_book"
         }]
     );
+    // A snapshot re-sent after 3 s without change (same `u`): the whole book again.
+    assert_eq!(
+        parse(&mut a, &l[3]).unwrap(),
+        vec![q(
+            1_672_304_488_001,
+            16_494 * G,
+            10_000_000,
+            16_611_500_000_000,
+            G / 2,
+            18_521_290
+        )]
+    );
+    // A delta deleting the old ask level and inserting the new one.
+    assert_eq!(
+        parse(&mut a, &l[4]).unwrap(),
+        vec![q(
+            1_672_304_488_012,
+            16_494 * G,
+            10_000_000,
+            16_612 * G,
+            G / 5,
+            18_521_291
+        )]
+    );
+    // A snapshot with an empty ask side: no quote.
+    assert_eq!(
+        common::controls(&parse(&mut a, &l[5]).unwrap()),
+        vec![ControlEvent::Ignored {
+            what: "one_sided_book"
+        }]
+    );
+    // Deleting a price that is not the kept level changes nothing.
+    let stale = l[4].replace(
+        r#"[["16611.50","0"],["16612.00","0.2"]]"#,
+        r#"[["1.5","0"]]"#,
+    );
+    assert_eq!(
+        common::controls(&parse(&mut a, &stale).unwrap()),
+        vec![ControlEvent::Ignored {
+            what: "one_sided_book"
+        }]
+    );
+    let mut fresh = adapter();
+    parse(&mut fresh, &l[3]).unwrap();
+    assert_eq!(
+        parse(&mut fresh, &stale).unwrap(),
+        vec![q(
+            1_672_304_488_012,
+            16_494 * G,
+            10_000_000,
+            16_611_500_000_000,
+            G / 2,
+            18_521_291
+        )]
+    );
+    // A bad entry rejects the message and leaves the book as it was.
+    let bad = l[4].replace(r#"["16612.00","0.2"]"#, r#"["16612.00"]"#);
+    assert_eq!(
+        parse(&mut fresh, &bad),
+        Err(RejectReason::MissingField("a"))
+    );
+    assert_eq!(
+        parse(&mut fresh, &l[1]).unwrap(),
+        vec![q(
+            1_672_304_484_990,
+            16_494 * G,
+            10_000_000,
+            16_611_500_000_000,
+            G / 2,
+            18_521_289
+        )]
+    );
     // A fresh adapter seeing a delta first has no ask: nothing to publish.
     assert_eq!(
         common::controls(&parse(&mut adapter(), &l[1]).unwrap()),
@@ -325,14 +397,29 @@ fn bybit_frame() -> impl Strategy<Value = String> {
         any::<u64>().prop_map(|n| format!("\"{n}\"")),
         Just("\"ab-12\"".to_string())
     ];
-    let kind = prop::sample::select(vec!["snapshot", "delta", "x"]);
-    (0..3u8, sym, dec.clone(), dec, num.clone(), side, id, kind, num).prop_map(
-        |(k, s, p, q, t, side, id, kind, u)| match k {
+    let kind = prop::sample::select(vec!["snapshot", "delta", "delta", "x"]);
+    // Book sides from a few prices, so that deletions hit the kept level ("2" = "2.0").
+    let entry = (
+        prop::sample::select(vec!["\"1.5\"", "\"2\"", "\"2.0\"", "2"]),
+        prop::sample::select(vec!["\"0\"", "\"0\"", "\"1\"", "\"0.5\""]),
+    )
+        .prop_map(|(p, q)| format!("[{p},{q}]"));
+    let levels = prop_oneof![
+        prop::collection::vec(entry, 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+        Just("null".to_string()),
+        Just("[[\"1\"]]".to_string()),
+    ];
+    let book = (levels.clone(), levels);
+    (0..4u8, sym, dec.clone(), dec, num.clone(), side, id, kind, num, book).prop_map(
+        |(k, s, p, q, t, side, id, kind, u, (b, a))| match k {
             0 => format!(
                 r#"{{"topic":"publicTrade.{s}","type":"snapshot","ts":1,"data":[{{"T":{t},"s":"{s}","S":{side},"v":{q},"p":{p},"i":{id}}}]}}"#
             ),
             1 => format!(
                 r#"{{"topic":"orderbook.1.{s}","type":"{kind}","ts":{t},"data":{{"s":"{s}","b":[[{p},{q}]],"a":[[{q},{p}]],"u":{u}}}}}"#
+            ),
+            2 => format!(
+                r#"{{"topic":"orderbook.1.{s}","type":"{kind}","ts":5,"data":{{"s":"{s}","b":{b},"a":{a},"u":7}}}}"#
             ),
             _ => format!(r#"{{"success":{},"ret_msg":"x","req_id":{id},"op":"subscribe"}}"#, t == "null"),
         },
@@ -343,7 +430,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1500))]
 
     #[test]
-    fn bybit_differential_generated_frames(frames in prop::collection::vec(bybit_frame(), 1..4), seed in any::<u64>()) {
+    fn bybit_differential_generated_frames(frames in prop::collection::vec(bybit_frame(), 1..6), seed in any::<u64>()) {
         let table = table();
         let mut a = BybitAdapter::new(venue::BYBIT, &table);
         let mut r = Reference::new(venue::BYBIT, &table);

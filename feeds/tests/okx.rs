@@ -320,19 +320,7 @@ fn okx_differential_fixtures_and_mutations() {
     let table = table();
     let mut a = OkxAdapter::new(venue::OKX, &table);
     let mut r = Reference::new(venue::OKX, &table);
-    let (mut accepted, mut total) = (0, 0);
-    for file in common::fixture_files("okx") {
-        for (i, line) in common::fixture("okx", &file).iter().enumerate() {
-            for frame in common::mutations(line.as_bytes(), 0x0c5 + i as u64, 300) {
-                accepted += usize::from(common::assert_agree(&mut a, &mut r, &frame));
-                total += 1;
-            }
-        }
-    }
-    assert!(
-        accepted > total / 20 && accepted < total * 19 / 20,
-        "{accepted}/{total}"
-    );
+    common::agree_on_fixtures("okx", &mut a, &mut r, 0x0c5, 300);
 }
 
 fn okx_frame() -> impl Strategy<Value = String> {
@@ -380,9 +368,6 @@ proptest! {
         let table = table();
         let mut a = OkxAdapter::new(venue::OKX, &table);
         let mut r = Reference::new(venue::OKX, &table);
-        common::assert_agree(&mut a, &mut r, frame.as_bytes());
-        for m in common::mutations(frame.as_bytes(), seed, 6).into_iter().skip(frame.len()) {
-            common::assert_agree(&mut a, &mut r, &m);
-        }
+        common::agree_with_mutations(&mut a, &mut r, frame.as_bytes(), seed, 6);
     }
 }

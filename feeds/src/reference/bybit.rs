@@ -1,5 +1,5 @@
 //! Bybit v5 spot read with serde_json into derived structs, independently of the adapter.
-//! The best bid and ask of `orderbook.1` deltas are kept per symbol, as Bybit requires.
+//! The best bid and ask of `orderbook.1` are kept per symbol, so that deltas apply.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -117,18 +117,15 @@ pub fn parse(
                 serde_json::from_str(object(top.data.ok_or(())?.get())?).map_err(|_| ())?;
             let symbol = cx.symbol(&b.s.ok_or(())?)?;
             let update_id = b.u.ok_or(())?;
-            let bid = side(b.b)?;
-            let ask = side(b.a)?;
             let book = books.entry(symbol).or_insert([None, None]);
-            if snapshot {
-                *book = [None, None];
-            }
-            if let Some(l) = bid {
-                book[0] = l;
-            }
-            if let Some(l) = ask {
-                book[1] = l;
-            }
+            let (bid_from, ask_from) = if snapshot {
+                (None, None)
+            } else {
+                (book[0], book[1])
+            };
+            let bid = apply(bid_from, b.b)?;
+            let ask = apply(ask_from, b.a)?;
+            *book = [bid, ask];
             if let [Some((bp, bs)), Some((ap, asz))] = *book {
                 out.push(RefRecord::Quote(QuoteRecord::new(
                     cx.venue, symbol, ts, cx.recv_ts, bp, bs, ap, asz, update_id,
@@ -144,23 +141,27 @@ pub fn parse(
     Ok(())
 }
 
-/// `None`: nothing said about the side; `Some(None)`: emptied; else the best level.
-#[allow(clippy::type_complexity)]
-fn side(levels: Option<Vec<&RawValue>>) -> Result<Option<Option<(i64, i64)>>, ()> {
-    let Some(levels) = levels else {
-        return Ok(None);
-    };
-    let Some(first) = levels.first() else {
-        return Ok(None);
-    };
-    let level: Vec<&RawValue> = serde_json::from_str(first.get()).map_err(|_| ())?;
-    if level.len() < 2 {
-        return Err(());
+/// One side after the entries `[[price, size], ...]`: size 0 deletes the level at that
+/// price, anything else replaces it; no list leaves the side as it was.
+fn apply(
+    mut level: Option<(i64, i64)>,
+    entries: Option<Vec<&RawValue>>,
+) -> Result<Option<(i64, i64)>, ()> {
+    for entry in entries.unwrap_or_default() {
+        let entry: Vec<&RawValue> = serde_json::from_str(entry.get()).map_err(|_| ())?;
+        if entry.len() < 2 {
+            return Err(());
+        }
+        let px: Cow<str> = serde_json::from_str(entry[0].get()).map_err(|_| ())?;
+        let sz: Cow<str> = serde_json::from_str(entry[1].get()).map_err(|_| ())?;
+        let (px, sz) = (decimal(Some(px))?, decimal(Some(sz))?);
+        if sz != 0 {
+            level = Some((px, sz));
+        } else if level.map(|l| l.0) == Some(px) {
+            level = None;
+        }
     }
-    let px: Cow<str> = serde_json::from_str(level[0].get()).map_err(|_| ())?;
-    let sz: Cow<str> = serde_json::from_str(level[1].get()).map_err(|_| ())?;
-    let (px, sz) = (decimal(Some(px))?, decimal(Some(sz))?);
-    Ok(Some((sz != 0).then_some((px, sz))))
+    Ok(level)
 }
 
 fn object(text: &str) -> Result<&str, ()> {

@@ -14,11 +14,14 @@
 //! - Trade ids `i` are strings: digits on spot, increasing but not consecutive
 //!   ([`trade_flags::ID_NOT_CONSECUTIVE`]); anything else (the UUIDs of derivatives) gives
 //!   trade id 0 and [`trade_flags::ID_UNORDERED`].
-//! - `orderbook.1` sends a `snapshot` of the best level of each side, then `delta`s that
-//!   carry only what changed: a side absent from a delta keeps its last level, a level of
-//!   size `0` empties the side. The adapter keeps the last best bid and ask per symbol
-//!   (preallocated by symbol id) and emits a full quote whenever both sides are known;
-//!   the quote's update id is `u`.
+//! - `orderbook.1` is documented as snapshots only for spot level-1 data (the whole
+//!   one-level book each time, an empty list meaning an empty side, re-sent with the same
+//!   `u` after 3 s without change). `delta`s, the format of the other depths that carries
+//!   only what changed, are applied too: a side absent or empty in a delta keeps its last
+//!   level, an entry of size `0` at the kept price empties the side, any other entry
+//!   replaces it. The adapter keeps the last best bid and ask per symbol (preallocated by
+//!   symbol id) and emits a full quote whenever both sides are known (an empty side is
+//!   counted as ignored `one_sided_book`); the quote's update id is `u`.
 //! - Replies `{"success":..,"ret_msg":..,"op":..}`: a successful `subscribe`/`unsubscribe`
 //!   is an acknowledgement (a `req_id` of digits is echoed as its id), a failed one a
 //!   venue error naming the refused topic, a `ping` reply (`ret_msg":"pong"` on spot,
@@ -33,7 +36,7 @@ use tickforge_engine::symbol::SymbolTable;
 use super::fields::{decimal_str, fields, object, present, required, string, time_num, u64_num};
 use super::json::{self, Object, Value};
 use super::{
-    AdapterEvent, ControlEvent, Keepalive, RejectReason, Subscription, SymbolIndex, VenueAdapter,
+    AdapterBase, AdapterEvent, ControlEvent, Keepalive, RejectReason, Subscription, VenueAdapter,
 };
 
 /// Best (price, size) of one side of a book.
@@ -41,9 +44,7 @@ type Level = Option<(i64, i64)>;
 
 /// The Bybit v5 spot adapter. See the [module documentation](self) for the mapping.
 pub struct BybitAdapter {
-    venue: u8,
-    symbols: SymbolIndex,
-    max_frame_len: usize,
+    base: AdapterBase,
     /// Last best bid and ask per symbol id, from `orderbook.1`.
     books: Vec<[Level; 2]>,
 }
@@ -59,21 +60,20 @@ impl BybitAdapter {
     /// An adapter writing `venue_id` into its records, knowing `symbols` of that venue.
     pub fn new(venue_id: u8, symbols: &SymbolTable) -> Self {
         BybitAdapter {
-            venue: venue_id,
-            symbols: SymbolIndex::new(symbols, venue_id),
-            max_frame_len: Self::DEFAULT_MAX_FRAME_LEN,
+            base: AdapterBase::new(venue_id, symbols, Self::DEFAULT_MAX_FRAME_LEN),
             books: vec![[None, None]; symbols.len()],
         }
     }
 
     /// Rejects frames longer than `len` bytes.
     pub fn with_max_frame_len(mut self, len: usize) -> Self {
-        self.max_frame_len = len;
+        self.base.max_frame_len = len;
         self
     }
 
     fn symbol(&self, name: &str) -> Result<u32, RejectReason> {
-        self.symbols
+        self.base
+            .symbols
             .get(name.as_bytes())
             .ok_or(RejectReason::UnknownSymbol)
     }
@@ -115,7 +115,14 @@ impl BybitAdapter {
             };
             out(AdapterEvent::Trade(
                 TradeRecord::new(
-                    self.venue, symbol, exch_ts, recv_ts, price, size, side, trade_id,
+                    self.base.venue,
+                    symbol,
+                    exch_ts,
+                    recv_ts,
+                    price,
+                    size,
+                    side,
+                    trade_id,
                 )
                 .with_flags(flags),
             ));
@@ -123,13 +130,27 @@ impl BybitAdapter {
         Ok(())
     }
 
-    /// An `orderbook.1` push:
+    /// An `orderbook.1` push. Bybit documents level-1 data as snapshots only (each one the
+    /// whole one-level book; an empty list is an empty side), re-sent with the same `u`
+    /// after 3 s without change:
     ///
     /// ```json
     /// {"topic":"orderbook.1.BTCUSDT","type":"snapshot","ts":1672304484978,
     ///  "data":{"s":"BTCUSDT","b":[["16493.50","0.006"]],"a":[["16611.00","0.029"]],
     ///          "u":18521288,"seq":7961638724},"cts":1672304484976}
     /// ```
+    ///
+    /// A `delta` (the other depths' format, which older level-1 feeds also sent) is applied
+    /// by the documented rules to the one level kept per side: an entry of size `0` deletes
+    /// the level at its price, any other entry replaces the level; a side absent or empty
+    /// in the delta is unchanged:
+    ///
+    /// ```json
+    /// {"topic":"orderbook.1.BTCUSDT","type":"delta","ts":1672304484990,
+    ///  "data":{"s":"BTCUSDT","b":[["16494.00","0.010"]],"a":[],"u":18521289,"seq":7961638725}}
+    /// ```
+    ///
+    /// The book changes only when the whole message is valid.
     fn book(
         &mut self,
         kind: Option<Value<'_>>,
@@ -148,24 +169,33 @@ impl BybitAdapter {
         let [s, b, a, u] = fields(&data, &["s", "b", "a", "u"])?;
         let symbol = self.symbol(&string(present(s), "s")?.to_cow())?;
         let update_id = u64_num(present(u), "u")?;
-        let bid = side_update(present(b), "b")?;
-        let ask = side_update(present(a), "a")?;
         let Some(book) = self.books.get_mut(symbol as usize) else {
             return Err(RejectReason::UnknownSymbol);
         };
-        if snapshot {
-            *book = [None, None];
-        }
-        if let Some(level) = bid {
-            book[0] = level;
-        }
-        if let Some(level) = ask {
-            book[1] = level;
-        }
+        let (bid, ask) = if snapshot {
+            (
+                side_update(None, present(b), "b")?,
+                side_update(None, present(a), "a")?,
+            )
+        } else {
+            (
+                side_update(book[0], present(b), "b")?,
+                side_update(book[1], present(a), "a")?,
+            )
+        };
+        *book = [bid, ask];
         match *book {
             [Some((bid, bid_size)), Some((ask, ask_size))] => {
                 out(AdapterEvent::Quote(QuoteRecord::new(
-                    self.venue, symbol, exch_ts, recv_ts, bid, bid_size, ask, ask_size, update_id,
+                    self.base.venue,
+                    symbol,
+                    exch_ts,
+                    recv_ts,
+                    bid,
+                    bid_size,
+                    ask,
+                    ask_size,
+                    update_id,
                 )));
             }
             _ => out(ignored("one_sided_book")),
@@ -174,28 +204,38 @@ impl BybitAdapter {
     }
 }
 
-/// What a message says about one side: `None` when it says nothing (absent, or an empty
-/// list in a delta), `Some(None)` when the side emptied (size `0`), else the level.
-fn side_update(v: Option<Value<'_>>, field: &'static str) -> Result<Option<Level>, RejectReason> {
+/// One side of the book after applying the entries `v` (`[[price, size], ...]`, each
+/// checked) to `level`, in order: size `0` deletes the level at that price, any other
+/// entry replaces the level. A snapshot starts from `None`; an absent side changes
+/// nothing.
+fn side_update(
+    mut level: Level,
+    v: Option<Value<'_>>,
+    field: &'static str,
+) -> Result<Level, RejectReason> {
     let Some(v) = v else {
-        return Ok(None);
+        return Ok(level);
     };
-    let Value::Array(levels) = v else {
+    let Value::Array(entries) = v else {
         return Err(RejectReason::WrongType(field));
     };
-    let Some(first) = levels.iter().next() else {
-        return Ok(None);
-    };
-    let Value::Array(level) = first else {
-        return Err(RejectReason::WrongType(field));
-    };
-    let mut it = level.iter();
-    let (Some(px), Some(sz)) = (it.next(), it.next()) else {
-        return Err(RejectReason::MissingField(field));
-    };
-    let price = decimal_str(Some(px), field, false)?;
-    let size = decimal_str(Some(sz), field, true)?;
-    Ok(Some((size != 0).then_some((price, size))))
+    for entry in entries.iter() {
+        let Value::Array(entry) = entry else {
+            return Err(RejectReason::WrongType(field));
+        };
+        let mut it = entry.iter();
+        let (Some(px), Some(sz)) = (it.next(), it.next()) else {
+            return Err(RejectReason::MissingField(field));
+        };
+        let price = decimal_str(Some(px), field, false)?;
+        let size = decimal_str(Some(sz), field, true)?;
+        if size != 0 {
+            level = Some((price, size));
+        } else if level.is_some_and(|(p, _)| p == price) {
+            level = None;
+        }
+    }
+    Ok(level)
 }
 
 /// A reply to a request:
@@ -274,7 +314,7 @@ fn requests(op: &str, subs: &[Subscription], first_id: u64) -> Vec<String> {
 
 impl VenueAdapter for BybitAdapter {
     fn venue(&self) -> u8 {
-        self.venue
+        self.base.venue
     }
 
     fn parse(
@@ -283,9 +323,7 @@ impl VenueAdapter for BybitAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        if frame.len() > self.max_frame_len {
-            return Err(RejectReason::Oversized);
-        }
+        self.base.check_len(frame)?;
         let Value::Object(top) = json::parse(frame).map_err(|_| RejectReason::MalformedJson)?
         else {
             return Err(RejectReason::NotAnObject);

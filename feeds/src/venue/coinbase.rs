@@ -15,20 +15,21 @@
 //! - Trade ids are integers consecutive per product; the quote's update id is the
 //!   ticker's `sequence`.
 //! - `subscriptions` acknowledges a subscribe or unsubscribe; `error` is a venue error
-//!   naming the refused product when its `reason` does (`BTC-XXX is not a valid product`).
+//!   naming the refused product or channel when its `reason` does (`BTC-XXX is not a
+//!   valid product`); `message` and `reason` are joined as the error's text.
+//! - The feed needs no client pings and no login for these public channels; the
+//!   subscribe request adds `heartbeat` so that a quiet product still shows life.
 
 use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
 use tickforge_engine::symbol::SymbolTable;
 
 use super::fields::{decimal_str, fields, present, string, time_rfc3339, u64_num};
 use super::json::{self, Object, Value};
-use super::{AdapterEvent, ControlEvent, RejectReason, Subscription, SymbolIndex, VenueAdapter};
+use super::{AdapterBase, AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter};
 
 /// The Coinbase Exchange adapter. See the [module documentation](self) for the mapping.
 pub struct CoinbaseAdapter {
-    venue: u8,
-    symbols: SymbolIndex,
-    max_frame_len: usize,
+    base: AdapterBase,
 }
 
 impl CoinbaseAdapter {
@@ -40,23 +41,14 @@ impl CoinbaseAdapter {
     /// An adapter writing `venue_id` into its records, knowing `symbols` of that venue.
     pub fn new(venue_id: u8, symbols: &SymbolTable) -> Self {
         CoinbaseAdapter {
-            venue: venue_id,
-            symbols: SymbolIndex::new(symbols, venue_id),
-            max_frame_len: Self::DEFAULT_MAX_FRAME_LEN,
+            base: AdapterBase::new(venue_id, symbols, Self::DEFAULT_MAX_FRAME_LEN),
         }
     }
 
     /// Rejects frames longer than `len` bytes.
     pub fn with_max_frame_len(mut self, len: usize) -> Self {
-        self.max_frame_len = len;
+        self.base.max_frame_len = len;
         self
-    }
-
-    fn symbol(&self, v: Option<Value<'_>>) -> Result<u32, RejectReason> {
-        let name = string(present(v), "product_id")?.to_cow();
-        self.symbols
-            .get(name.as_bytes())
-            .ok_or(RejectReason::UnknownSymbol)
     }
 
     /// A `match`:
@@ -73,7 +65,7 @@ impl CoinbaseAdapter {
             obj,
             &["trade_id", "time", "product_id", "size", "price", "side"],
         )?;
-        let symbol = self.symbol(product)?;
+        let symbol = self.base.symbol(product, "product_id")?;
         // The maker's side: the taker did the opposite.
         let side = match string(present(side), "side")?.to_cow().as_ref() {
             "sell" => Side::Buy,
@@ -81,7 +73,7 @@ impl CoinbaseAdapter {
             _ => return Err(RejectReason::WrongType("side")),
         };
         Ok(TradeRecord::new(
-            self.venue,
+            self.base.venue,
             symbol,
             time_rfc3339(present(time), "time")?,
             recv_ts,
@@ -115,9 +107,9 @@ impl CoinbaseAdapter {
                 "time",
             ],
         )?;
-        let symbol = self.symbol(product)?;
+        let symbol = self.base.symbol(product, "product_id")?;
         Ok(QuoteRecord::new(
-            self.venue,
+            self.base.venue,
             symbol,
             time_rfc3339(present(time), "time")?,
             recv_ts,
@@ -142,10 +134,7 @@ fn error(obj: &Object<'_>) -> Result<ControlEvent, RejectReason> {
         _ => String::new(),
     };
     let (message, reason) = (text(message), text(reason));
-    let subject = reason
-        .split_once(" is not a valid product")
-        .map(|(p, _)| p.trim().to_owned())
-        .filter(|p| !p.is_empty());
+    let subject = refused(&reason);
     let message = if reason.is_empty() {
         message
     } else {
@@ -157,6 +146,16 @@ fn error(obj: &Object<'_>) -> Result<ControlEvent, RejectReason> {
         id: None,
         subject,
     })
+}
+
+/// The product or channel a `reason` refuses: `BTC-XXX is not a valid product`,
+/// `level9 is not a valid channel`.
+fn refused(reason: &str) -> Option<String> {
+    [" is not a valid product", " is not a valid channel"]
+        .iter()
+        .find_map(|tail| reason.split_once(tail))
+        .and_then(|(head, _)| head.split_whitespace().last())
+        .map(str::to_owned)
 }
 
 fn ignored(what: &'static str) -> AdapterEvent {
@@ -198,7 +197,7 @@ fn requests(kind: &str, subs: &[Subscription]) -> Vec<String> {
 
 impl VenueAdapter for CoinbaseAdapter {
     fn venue(&self) -> u8 {
-        self.venue
+        self.base.venue
     }
 
     fn parse(
@@ -207,9 +206,7 @@ impl VenueAdapter for CoinbaseAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        if frame.len() > self.max_frame_len {
-            return Err(RejectReason::Oversized);
-        }
+        self.base.check_len(frame)?;
         let Value::Object(obj) = json::parse(frame).map_err(|_| RejectReason::MalformedJson)?
         else {
             return Err(RejectReason::NotAnObject);
@@ -266,5 +263,19 @@ mod tests {
             vec![r#"{"type":"unsubscribe","product_ids":["BTC-USD"],"channels":["matches"]}"#]
         );
         assert!(requests("subscribe", &[]).is_empty());
+    }
+
+    #[test]
+    fn names_the_refused_product_or_channel() {
+        assert_eq!(
+            refused("BTC-XXX is not a valid product"),
+            Some("BTC-XXX".into())
+        );
+        assert_eq!(
+            refused("level9 is not a valid channel"),
+            Some("level9".into())
+        );
+        assert_eq!(refused(" is not a valid product"), None);
+        assert_eq!(refused("Failed to subscribe"), None);
     }
 }

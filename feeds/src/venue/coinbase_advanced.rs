@@ -9,33 +9,48 @@
 //!
 //! Normalization:
 //! - Every message is `{"channel":..,"timestamp":..,"sequence_num":..,"events":[..]}`.
-//! - `market_trades` events of type `update` hold the new trades, oldest last; a
-//!   `snapshot` event (sent after subscribing) holds recent past trades, not new ones, and
-//!   gives no record (counted as ignored), as Coinbase Exchange's `last_match`.
-//! - `side` on a market trade is the maker's side, as on Coinbase Exchange; the aggressor
-//!   is the other side (`"side":"SELL"` is [`Side::Buy`]). The field description does not
-//!   say which side it is; open-source Advanced Trade clients (a Coinbase connector noting
-//!   "trades show the side of the MAKER", and bbgo's fix "correct market trade side to
-//!   taker side") treat it as the maker's.
+//! - `market_trades` events of type `update` hold the new trades: "updates are collected
+//!   over the last 250 ms and sent together, so an update may contain one or many
+//!   trades" (market-trades page above). Records are emitted in the order of the array;
+//!   the documentation does not state that order; the multi-trade samples found in
+//!   open-source test suites list a batch oldest first (ascending `trade_id`), which the
+//!   engine needs (with no id flag, an older id after a newer one counts as a duplicate).
+//!   A `snapshot` event (sent after subscribing) holds
+//!   recent past trades, not new ones, and gives no record (counted as ignored), as
+//!   Coinbase Exchange's `last_match`.
+//! - `side` on a market trade is read as the *maker's* side, as on Coinbase Exchange, so
+//!   the aggressor is the other side (`"side":"SELL"` is [`Side::Buy`]). Coinbase's own
+//!   Advanced Trade pages (the channel page and the market-trades AsyncAPI page above)
+//!   list `BUY`/`SELL` without saying whose side it is. The same matching engine's
+//!   Exchange feed documents `side` as the maker's
+//!   (<https://docs.cdp.coinbase.com/exchange/docs/websocket-channels>, `match`), and
+//!   NautilusTrader's Advanced Trade adapter states "Coinbase reports the maker side on
+//!   public market trades, so the aggressor is the opposite side"
+//!   (<https://nautilustrader.io/docs/rust-api-latest/nautilus_coinbase/http/parse/fn.coinbase_side_to_aggressor.html>;
+//!   its earlier versions mapped the side directly). A third-party schema collection
+//!   (api-evangelist, `coinbase-trade-schema.json`) calls it "Taker side of the trade",
+//!   but it is not Coinbase's text. The reading is therefore an inference: if Coinbase
+//!   ever documents the taker side, flip the two arms in `trades` (and the reference).
 //! - Trade ids are strings of digits, consecutive per product; times are RFC 3339 with up
 //!   to nanoseconds.
 //! - A ticker gives a quote from `best_bid`/`best_bid_quantity`/`best_ask`/
 //!   `best_ask_quantity`, at the message's `timestamp`, with `sequence_num` as update id.
-//! - `subscriptions` acknowledges; `error` is a venue error naming the product its message
-//!   names.
+//! - `subscriptions` acknowledges; `error` (`{"type":"error","message":..}`, no
+//!   channel) is a venue error naming the product, else the channel, its message names.
+//! - No client pings: "most channels close within 60-90 seconds if no updates are sent.
+//!   Subscribe to heartbeats to keep all subscriptions open" (channels page), so the
+//!   subscribe messages end with a `heartbeats` subscription.
 
 use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
 use tickforge_engine::symbol::SymbolTable;
 
 use super::fields::{decimal_str, fields, present, string, time_rfc3339, u64_num, u64_str};
 use super::json::{self, Object, Value};
-use super::{AdapterEvent, ControlEvent, RejectReason, Subscription, SymbolIndex, VenueAdapter};
+use super::{AdapterBase, AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter};
 
 /// The Coinbase Advanced Trade adapter. See the [module documentation](self).
 pub struct CoinbaseAdvancedAdapter {
-    venue: u8,
-    symbols: SymbolIndex,
-    max_frame_len: usize,
+    base: AdapterBase,
 }
 
 impl CoinbaseAdvancedAdapter {
@@ -47,23 +62,14 @@ impl CoinbaseAdvancedAdapter {
     /// An adapter writing `venue_id` into its records, knowing `symbols` of that venue.
     pub fn new(venue_id: u8, symbols: &SymbolTable) -> Self {
         CoinbaseAdvancedAdapter {
-            venue: venue_id,
-            symbols: SymbolIndex::new(symbols, venue_id),
-            max_frame_len: Self::DEFAULT_MAX_FRAME_LEN,
+            base: AdapterBase::new(venue_id, symbols, Self::DEFAULT_MAX_FRAME_LEN),
         }
     }
 
     /// Rejects frames longer than `len` bytes.
     pub fn with_max_frame_len(mut self, len: usize) -> Self {
-        self.max_frame_len = len;
+        self.base.max_frame_len = len;
         self
-    }
-
-    fn symbol(&self, v: Option<Value<'_>>) -> Result<u32, RejectReason> {
-        let name = string(present(v), "product_id")?.to_cow();
-        self.symbols
-            .get(name.as_bytes())
-            .ok_or(RejectReason::UnknownSymbol)
     }
 
     /// A `market_trades` event:
@@ -96,7 +102,7 @@ impl CoinbaseAdvancedAdapter {
                 &t,
                 &["trade_id", "product_id", "price", "size", "side", "time"],
             )?;
-            let symbol = self.symbol(product)?;
+            let symbol = self.base.symbol(product, "product_id")?;
             // The maker's side: the taker did the opposite.
             let side = match string(present(side), "side")?.to_cow().as_ref() {
                 "SELL" => Side::Buy,
@@ -104,7 +110,7 @@ impl CoinbaseAdvancedAdapter {
                 _ => return Err(RejectReason::WrongType("side")),
             };
             out(AdapterEvent::Trade(TradeRecord::new(
-                self.venue,
+                self.base.venue,
                 symbol,
                 time_rfc3339(present(time), "time")?,
                 recv_ts,
@@ -153,9 +159,9 @@ impl CoinbaseAdvancedAdapter {
                     "best_ask_quantity",
                 ],
             )?;
-            let symbol = self.symbol(product)?;
+            let symbol = self.base.symbol(product, "product_id")?;
             out(AdapterEvent::Quote(QuoteRecord::new(
-                self.venue,
+                self.base.venue,
                 symbol,
                 exch_ts,
                 recv_ts,
@@ -170,14 +176,21 @@ impl CoinbaseAdvancedAdapter {
     }
 }
 
-/// The product a message names: the first word shaped like `BASE-QUOTE`.
+/// The product a message names (the first word shaped like `BASE-QUOTE`), else the
+/// channel it names (the word after `channel`).
 fn product_named(message: &str) -> Option<String> {
-    message
+    let mut words = message
         .split(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '"' || c == '\'')
-        .find(|w| {
-            w.contains('-')
-                && w.len() > 2
-                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        .filter(|w| !w.is_empty());
+    let product = words.clone().find(|w| {
+        w.contains('-') && w.len() > 2 && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    product
+        .or_else(|| {
+            words
+                .by_ref()
+                .find(|w| w.eq_ignore_ascii_case("channel"))
+                .and_then(|_| words.next())
         })
         .map(str::to_owned)
 }
@@ -218,7 +231,7 @@ fn requests(kind: &str, subs: &[Subscription]) -> Vec<String> {
 
 impl VenueAdapter for CoinbaseAdvancedAdapter {
     fn venue(&self) -> u8 {
-        self.venue
+        self.base.venue
     }
 
     fn parse(
@@ -227,9 +240,7 @@ impl VenueAdapter for CoinbaseAdvancedAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        if frame.len() > self.max_frame_len {
-            return Err(RejectReason::Oversized);
-        }
+        self.base.check_len(frame)?;
         let Value::Object(top) = json::parse(frame).map_err(|_| RejectReason::MalformedJson)?
         else {
             return Err(RejectReason::NotAnObject);
@@ -352,5 +363,10 @@ mod tests {
             Some("BTC-XXX".into())
         );
         assert_eq!(product_named("authentication failure"), None);
+        assert_eq!(
+            product_named("failure to subscribe: unknown channel level9"),
+            Some("level9".into())
+        );
+        assert_eq!(product_named("unknown channel"), None);
     }
 }

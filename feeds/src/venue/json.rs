@@ -397,8 +397,10 @@ impl<'a> Cursor<'a> {
         }
         let bytes = &self.text[start..self.pos];
         let raw = if ascii {
-            // Every byte is below 0x80.
-            std::str::from_utf8(bytes).map_err(|_| self.err("invalid UTF-8 in string"))?
+            debug_assert!(bytes.is_ascii());
+            // SAFETY: the loop above saw every byte of `bytes` and found none at or above
+            // 0x80, so it is ASCII, which is valid UTF-8.
+            unsafe { std::str::from_utf8_unchecked(bytes) }
         } else {
             std::str::from_utf8(bytes).map_err(|e| JsonError {
                 offset: start + e.valid_up_to(),
@@ -552,7 +554,11 @@ impl<'a> Cursor<'a> {
                 while let Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') = self.peek() {
                     self.pos += 1;
                 }
-                let text = std::str::from_utf8(&self.text[start..self.pos]).ok()?;
+                let bytes = self.text.get(start..self.pos)?;
+                debug_assert!(bytes.is_ascii());
+                // SAFETY: the loop above consumed only ASCII digits, signs, points and
+                // exponent letters.
+                let text = unsafe { std::str::from_utf8_unchecked(bytes) };
                 (!text.is_empty()).then_some(Value::Number(Number(text)))
             }
         }
@@ -572,7 +578,12 @@ impl<'a> Cursor<'a> {
                 _ => self.pos += 1,
             }
         }
-        let raw = std::str::from_utf8(self.text.get(start..self.pos)?).ok()?;
+        let bytes = self.text.get(start..self.pos)?;
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: walks only ever run over text that `parse` validated (`Object` and
+        // `Array` are built by it alone), and `bytes` is exactly the body of one of its
+        // strings, which `Cursor::string` checked to be UTF-8.
+        let raw = unsafe { std::str::from_utf8_unchecked(bytes) };
         self.pos += 1;
         Some(Str { raw, escaped })
     }

@@ -7,15 +7,20 @@
 //! - Heartbeat, status, ping: <https://docs.kraken.com/api/docs/websocket-v2/heartbeat>,
 //!   <https://docs.kraken.com/api/docs/websocket-v2/status>,
 //!   <https://docs.kraken.com/api/docs/websocket-v2/ping>
+//! - The same pages at their newer address, whose ticker example carries `timestamp`:
+//!   <https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/ticker> (and
+//!   `.../trade`)
 //!
 //! Normalization:
 //! - Prices and sizes are JSON *numbers* (`"price":0.5117`, `"qty":40.0`) whose exact
 //!   digits matter: they are read from the number's text, digit by digit, never through a
 //!   float, so `0.1` is exactly 0.1 and `1e-05` exactly 0.00001.
-//! - `side` is the taker's side; trade ids are integers, consecutive per pair.
-//! - Times are RFC 3339 text (`2023-09-25T07:49:37.708706Z`) to ns. The ticker carries
-//!   no time in the original v2 format: the quote gets the receive time then, or its
-//!   `timestamp` when present.
+//! - `side` is the taker's side ("The side of the taker order"); `trade_id` is an integer
+//!   "sequence number, unique per book": consecutive per pair, so trades carry no
+//!   `trade_flags` and the aggregator can see gaps.
+//! - Times are RFC 3339 text (`2023-09-25T07:49:37.708706Z`) to ns. The ticker had no
+//!   time in the first v2 format and has a `timestamp` now: a quote gets its `timestamp`
+//!   when present, else the receive time. Quotes carry no update id (0).
 //! - `trade` and `ticker` messages hold a `data` array: every element is a record, in
 //!   order; `snapshot` trades (the recent trades sent after subscribing with
 //!   `snapshot:true`) are real trades too, and their ids let the aggregator drop the ones
@@ -24,20 +29,25 @@
 //!   number here, only skipped.
 //! - Method replies: a successful `subscribe`/`unsubscribe` is an acknowledgement with
 //!   its `req_id`, a failed one a venue error naming the refused `symbol`; `pong` answers
-//!   the client's `ping`.
+//!   the client's `ping`. `heartbeat` is a heartbeat, `status` information; other
+//!   channels (`book`, `ohlc`, ...) and messages with neither `method` nor `channel` are
+//!   ignored and counted.
+//! - Requests: one `subscribe`/`unsubscribe` per channel listing its symbols, with
+//!   `req_id`s from `first_id`; subscriptions ask for `snapshot:false` (no replay of old
+//!   trades or a stale ticker) and, on `ticker`, `event_trigger:bbo` (a quote on every
+//!   best bid/offer change, not only on trades). Kraken sends `heartbeat` itself, so no
+//!   client ping is needed ([`VenueAdapter::keepalive`] is `None`).
 
 use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
 use tickforge_engine::symbol::SymbolTable;
 
 use super::fields::{decimal_num, fields, present, string, time_rfc3339, u64_num};
 use super::json::{self, Object, Value};
-use super::{AdapterEvent, ControlEvent, RejectReason, Subscription, SymbolIndex, VenueAdapter};
+use super::{AdapterBase, AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter};
 
 /// The Kraken v2 adapter. See the [module documentation](self) for the mapping.
 pub struct KrakenAdapter {
-    venue: u8,
-    symbols: SymbolIndex,
-    max_frame_len: usize,
+    base: AdapterBase,
 }
 
 impl KrakenAdapter {
@@ -49,23 +59,14 @@ impl KrakenAdapter {
     /// An adapter writing `venue_id` into its records, knowing `symbols` of that venue.
     pub fn new(venue_id: u8, symbols: &SymbolTable) -> Self {
         KrakenAdapter {
-            venue: venue_id,
-            symbols: SymbolIndex::new(symbols, venue_id),
-            max_frame_len: Self::DEFAULT_MAX_FRAME_LEN,
+            base: AdapterBase::new(venue_id, symbols, Self::DEFAULT_MAX_FRAME_LEN),
         }
     }
 
     /// Rejects frames longer than `len` bytes.
     pub fn with_max_frame_len(mut self, len: usize) -> Self {
-        self.max_frame_len = len;
+        self.base.max_frame_len = len;
         self
-    }
-
-    fn symbol(&self, v: Option<Value<'_>>) -> Result<u32, RejectReason> {
-        let name = string(present(v), "symbol")?.to_cow();
-        self.symbols
-            .get(name.as_bytes())
-            .ok_or(RejectReason::UnknownSymbol)
     }
 
     /// A `trade` element:
@@ -80,14 +81,14 @@ impl KrakenAdapter {
             &item,
             &["symbol", "side", "price", "qty", "trade_id", "timestamp"],
         )?;
-        let symbol = self.symbol(symbol)?;
+        let symbol = self.base.symbol(symbol, "symbol")?;
         let side = match string(present(side), "side")?.to_cow().as_ref() {
             "buy" => Side::Buy,
             "sell" => Side::Sell,
             _ => return Err(RejectReason::WrongType("side")),
         };
         Ok(TradeRecord::new(
-            self.venue,
+            self.base.venue,
             symbol,
             time_rfc3339(present(ts), "timestamp")?,
             recv_ts,
@@ -111,13 +112,13 @@ impl KrakenAdapter {
             &item,
             &["symbol", "bid", "bid_qty", "ask", "ask_qty", "timestamp"],
         )?;
-        let symbol = self.symbol(symbol)?;
+        let symbol = self.base.symbol(symbol, "symbol")?;
         let exch_ts = match present(ts) {
             Some(ts) => time_rfc3339(Some(ts), "timestamp")?,
             None => recv_ts,
         };
         Ok(QuoteRecord::new(
-            self.venue,
+            self.base.venue,
             symbol,
             exch_ts,
             recv_ts,
@@ -203,7 +204,7 @@ fn requests(method: &str, subs: &[Subscription], first_id: u64) -> Vec<String> {
 
 impl VenueAdapter for KrakenAdapter {
     fn venue(&self) -> u8 {
-        self.venue
+        self.base.venue
     }
 
     fn parse(
@@ -212,9 +213,7 @@ impl VenueAdapter for KrakenAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        if frame.len() > self.max_frame_len {
-            return Err(RejectReason::Oversized);
-        }
+        self.base.check_len(frame)?;
         let Value::Object(top) = json::parse(frame).map_err(|_| RejectReason::MalformedJson)?
         else {
             return Err(RejectReason::NotAnObject);

@@ -337,6 +337,48 @@ pub fn adapter_for(
     })
 }
 
+/// What every adapter keeps: its venue id, its venue's symbols and its frame-length
+/// limit, with the checks built on them.
+pub(crate) struct AdapterBase {
+    pub(crate) venue: u8,
+    pub(crate) symbols: SymbolIndex,
+    pub(crate) max_frame_len: usize,
+}
+
+impl AdapterBase {
+    /// The base of an adapter writing `venue_id`, knowing that venue's symbols in `table`.
+    pub(crate) fn new(venue_id: u8, table: &SymbolTable, max_frame_len: usize) -> Self {
+        AdapterBase {
+            venue: venue_id,
+            symbols: SymbolIndex::new(table, venue_id),
+            max_frame_len,
+        }
+    }
+
+    /// [`RejectReason::Oversized`] for a frame longer than the limit.
+    #[inline]
+    pub(crate) fn check_len(&self, frame: &[u8]) -> Result<(), RejectReason> {
+        if frame.len() > self.max_frame_len {
+            Err(RejectReason::Oversized)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The id of the symbol named by the string field `v` (`field` for the reasons).
+    #[inline]
+    pub(crate) fn symbol(
+        &self,
+        v: Option<json::Value<'_>>,
+        field: &'static str,
+    ) -> Result<u32, RejectReason> {
+        let name = fields::string(fields::present(v), field)?.to_cow();
+        self.symbols
+            .get(name.as_bytes())
+            .ok_or(RejectReason::UnknownSymbol)
+    }
+}
+
 /// Symbol name → id for one venue, queried with borrowed bytes (no allocation).
 ///
 /// Names of up to 15 bytes (nearly all) are packed into a `u128` and found with one

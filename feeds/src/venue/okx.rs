@@ -37,14 +37,12 @@ use super::fields::{
 };
 use super::json::{self, Array, Object, Value};
 use super::{
-    AdapterEvent, ControlEvent, Keepalive, RejectReason, Subscription, SymbolIndex, VenueAdapter,
+    AdapterBase, AdapterEvent, ControlEvent, Keepalive, RejectReason, Subscription, VenueAdapter,
 };
 
 /// The OKX adapter. See the [module documentation](self) for the mapping.
 pub struct OkxAdapter {
-    venue: u8,
-    symbols: SymbolIndex,
-    max_frame_len: usize,
+    base: AdapterBase,
 }
 
 impl OkxAdapter {
@@ -58,15 +56,13 @@ impl OkxAdapter {
     /// An adapter writing `venue_id` into its records, knowing `symbols` of that venue.
     pub fn new(venue_id: u8, symbols: &SymbolTable) -> Self {
         OkxAdapter {
-            venue: venue_id,
-            symbols: SymbolIndex::new(symbols, venue_id),
-            max_frame_len: Self::DEFAULT_MAX_FRAME_LEN,
+            base: AdapterBase::new(venue_id, symbols, Self::DEFAULT_MAX_FRAME_LEN),
         }
     }
 
     /// Rejects frames longer than `len` bytes.
     pub fn with_max_frame_len(mut self, len: usize) -> Self {
-        self.max_frame_len = len;
+        self.base.max_frame_len = len;
         self
     }
 
@@ -113,6 +109,7 @@ impl OkxAdapter {
             }
         };
         let symbol = self
+            .base
             .symbols
             .get(inst.as_bytes())
             .ok_or(RejectReason::UnknownSymbol)?;
@@ -120,7 +117,7 @@ impl OkxAdapter {
             return Err(RejectReason::WrongType("data"));
         };
         let cx = Cx {
-            venue: self.venue,
+            venue: self.base.venue,
             symbol,
             recv_ts,
         };
@@ -343,8 +340,7 @@ fn reply(
 /// `"instId" : "LTC-USD-200327"` → the id.
 fn instrument_named(message: &str) -> Option<String> {
     let at = message.find("instId")? + "instId".len();
-    let rest =
-        message[at..].trim_start_matches(['"', ':', ' ', '\\']);
+    let rest = message[at..].trim_start_matches(['"', ':', ' ', '\\']);
     let end = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '/'))
         .unwrap_or(rest.len());
@@ -377,7 +373,7 @@ fn requests(op: &str, subs: &[Subscription], first_id: u64) -> Vec<String> {
 
 impl VenueAdapter for OkxAdapter {
     fn venue(&self) -> u8 {
-        self.venue
+        self.base.venue
     }
 
     fn parse(
@@ -386,9 +382,7 @@ impl VenueAdapter for OkxAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        if frame.len() > self.max_frame_len {
-            return Err(RejectReason::Oversized);
-        }
+        self.base.check_len(frame)?;
         // The answer to the client's text `ping`: not JSON.
         if frame == b"pong" {
             out(AdapterEvent::Control(ControlEvent::Pong));

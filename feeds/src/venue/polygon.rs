@@ -3,9 +3,12 @@
 //!
 //! Sources (Polygon's own documentation):
 //! - WebSocket quickstart (connect, `auth`, `subscribe`, status messages):
-//!   <https://polygon.io/docs/stocks/ws_getting-started>
+//!   <https://polygon.io/docs/stocks/ws_getting-started>,
+//!   <https://polygon.io/docs/websockets/ws_stocks_Q_anchor>
 //! - Trades: <https://polygon.io/docs/stocks/ws_stocks_t>
 //! - Quotes: <https://polygon.io/docs/stocks/ws_stocks_q>
+//! - The same schemas and examples as Polygon's published spec:
+//!   <https://github.com/polygon-io/client-python/blob/master/.polygon/websocket.json>
 //!
 //! Normalization:
 //! - Every frame is a JSON array of events, of mixed kinds (`ev`: `T`, `Q`, `status`);
@@ -15,13 +18,21 @@
 //! - `t` is the SIP timestamp in Unix milliseconds.
 //! - A trade has no aggressor side in the feed: [`Side::Unknown`]. Its `i` (trade id) is a
 //!   string unique per trade but not ordered, so trades carry
-//!   [`trade_flags::ID_UNORDERED`] (the id itself, when it is digits, is kept).
-//! - A quote's `bs`/`as` are taken as sent; its update id is the sequence number `q`.
-//! - `status` events: `connected` and `auth_success` are information, `success`
-//!   acknowledges a subscription, `auth_failed`, `error` and `max_connections` are venue
-//!   errors (the subject is the `T.XXX`-style topic a message names).
-//! - [`VenueAdapter::login_messages`] sends `{"action":"auth","params":KEY}` first; the
-//!   subscription follows at once (Polygon processes a connection's messages in order).
+//!   [`trade_flags::ID_UNORDERED`]; the id is kept when it is a string of digits that
+//!   fits in a `u64`, else it is 0.
+//! - A quote's `bs`/`as` are taken as sent (the spec describes them as counts of round
+//!   lots, not shares; they are not scaled); its update id is the sequence number `q`
+//!   (increasing per symbol, not consecutive), 0 when absent.
+//! - A trade's `q` (sequence number) is not used as its id: the trade id is `i`.
+//! - `status` events: `connected` and `auth_success` are information (as is the older
+//!   `success` + `authenticated`), any other `success` acknowledges a subscription,
+//!   `auth_failed`, `error` and `max_connections` are venue errors (the subject is the
+//!   `T.XXX`-style topic a message names), other statuses are information.
+//! - Events other than `T`, `Q` and `status` (aggregates `A`/`AM`, `LULD`, `NOI`) are
+//!   ignored and counted.
+//! - [`VenueAdapter::login_messages`] is `{"action":"auth","params":KEY}`, sent before the
+//!   subscription. The trait has no handshake, so the subscription follows without
+//!   waiting for `auth_success`; a refused key shows as an `auth_failed` venue error.
 
 use std::fmt::Write;
 
@@ -30,13 +41,11 @@ use tickforge_engine::symbol::SymbolTable;
 
 use super::fields::{decimal_num, fields, present, string, time_num, u64_num};
 use super::json::{self, Object, Value};
-use super::{AdapterEvent, ControlEvent, RejectReason, Subscription, SymbolIndex, VenueAdapter};
+use super::{AdapterBase, AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter};
 
 /// The Polygon stocks adapter. See the [module documentation](self) for the mapping.
 pub struct PolygonAdapter {
-    venue: u8,
-    symbols: SymbolIndex,
-    max_frame_len: usize,
+    base: AdapterBase,
     api_key: String,
 }
 
@@ -49,9 +58,7 @@ impl PolygonAdapter {
     /// An adapter writing `venue_id` into its records, knowing `symbols` of that venue.
     pub fn new(venue_id: u8, symbols: &SymbolTable) -> Self {
         PolygonAdapter {
-            venue: venue_id,
-            symbols: SymbolIndex::new(symbols, venue_id),
-            max_frame_len: Self::DEFAULT_MAX_FRAME_LEN,
+            base: AdapterBase::new(venue_id, symbols, Self::DEFAULT_MAX_FRAME_LEN),
             api_key: String::new(),
         }
     }
@@ -64,15 +71,8 @@ impl PolygonAdapter {
 
     /// Rejects frames longer than `len` bytes.
     pub fn with_max_frame_len(mut self, len: usize) -> Self {
-        self.max_frame_len = len;
+        self.base.max_frame_len = len;
         self
-    }
-
-    fn symbol(&self, v: Option<Value<'_>>) -> Result<u32, RejectReason> {
-        let name = string(present(v), "sym")?.to_cow();
-        self.symbols
-            .get(name.as_bytes())
-            .ok_or(RejectReason::UnknownSymbol)
     }
 
     fn event(
@@ -105,10 +105,10 @@ impl PolygonAdapter {
     /// ```
     fn trade(&self, ev: &Object<'_>, recv_ts: i64) -> Result<TradeRecord, RejectReason> {
         let [sym, id, price, size, t] = fields(ev, &["sym", "i", "p", "s", "t"])?;
-        let symbol = self.symbol(sym)?;
+        let symbol = self.base.symbol(sym, "sym")?;
         let trade_id = string(present(id), "i")?.to_cow();
         Ok(TradeRecord::new(
-            self.venue,
+            self.base.venue,
             symbol,
             time_num(present(t), "t", 1_000_000)?,
             recv_ts,
@@ -129,13 +129,13 @@ impl PolygonAdapter {
     fn quote(&self, ev: &Object<'_>, recv_ts: i64) -> Result<QuoteRecord, RejectReason> {
         let [sym, bp, bs, ap, size_ask, t, q] =
             fields(ev, &["sym", "bp", "bs", "ap", "as", "t", "q"])?;
-        let symbol = self.symbol(sym)?;
+        let symbol = self.base.symbol(sym, "sym")?;
         let update_id = match present(q) {
             Some(q) => u64_num(Some(q), "q")?,
             None => 0,
         };
         Ok(QuoteRecord::new(
-            self.venue,
+            self.base.venue,
             symbol,
             time_num(present(t), "t", 1_000_000)?,
             recv_ts,
@@ -155,6 +155,7 @@ impl PolygonAdapter {
 /// [{"ev":"status","status":"auth_success","message":"authenticated"}]
 /// [{"ev":"status","status":"success","message":"subscribed to: T.MSFT"}]
 /// [{"ev":"status","status":"auth_failed","message":"authentication failed"}]
+/// [{"ev":"status","status":"max_connections","message":"Maximum number of websocket connections exceeded. ..."}]
 /// ```
 fn status(ev: &Object<'_>) -> Result<ControlEvent, RejectReason> {
     let [status, message] = fields(ev, &["status", "message"])?;
@@ -164,6 +165,11 @@ fn status(ev: &Object<'_>) -> Result<ControlEvent, RejectReason> {
         _ => String::new(),
     };
     Ok(match status.as_ref() {
+        // Polygon's first protocol answered `auth` with `success` too.
+        "success" if message == "authenticated" => ControlEvent::Info {
+            id: None,
+            what: "status",
+        },
         "success" => ControlEvent::SubscribeAck { id: None },
         "connected" | "auth_success" => ControlEvent::Info {
             id: None,
@@ -214,7 +220,7 @@ fn request(action: &str, subs: &[Subscription]) -> Vec<String> {
 
 impl VenueAdapter for PolygonAdapter {
     fn venue(&self) -> u8 {
-        self.venue
+        self.base.venue
     }
 
     fn parse(
@@ -223,9 +229,7 @@ impl VenueAdapter for PolygonAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        if frame.len() > self.max_frame_len {
-            return Err(RejectReason::Oversized);
-        }
+        self.base.check_len(frame)?;
         match json::parse(frame).map_err(|_| RejectReason::MalformedJson)? {
             Value::Array(events) => {
                 for ev in events.iter() {

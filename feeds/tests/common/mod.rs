@@ -137,3 +137,42 @@ pub fn mutations(frame: &[u8], seed: u64, n: usize) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// [`assert_agree`] on `frame` and on `n` random edits of it (drawn from `seed`).
+pub fn agree_with_mutations(
+    adapter: &mut dyn VenueAdapter,
+    reference: &mut Reference,
+    frame: &[u8],
+    seed: u64,
+    n: usize,
+) {
+    assert_agree(adapter, reference, frame);
+    for m in mutations(frame, seed, n).into_iter().skip(frame.len()) {
+        assert_agree(adapter, reference, &m);
+    }
+}
+
+/// [`assert_agree`] on every fixture line of `venue`, every truncation of it and `n`
+/// random edits of it; asserts that the edits give both outcomes (some frames accepted,
+/// some rejected), so the check cannot pass by rejecting everything.
+pub fn agree_on_fixtures(
+    venue: &str,
+    adapter: &mut dyn VenueAdapter,
+    reference: &mut Reference,
+    seed: u64,
+    n: usize,
+) {
+    let (mut accepted, mut total) = (0usize, 0usize);
+    for file in fixture_files(venue) {
+        for (i, line) in fixture(venue, &file).iter().enumerate() {
+            for frame in mutations(line.as_bytes(), seed + i as u64, n) {
+                accepted += usize::from(assert_agree(adapter, reference, &frame));
+                total += 1;
+            }
+        }
+    }
+    assert!(
+        accepted > total / 20 && accepted < total * 19 / 20,
+        "{venue}: {accepted} of {total} accepted"
+    );
+}

@@ -5,7 +5,8 @@
 //! Shapes follow Bybit's V5 documentation (<https://bybit-exchange.github.io/docs/v5/ws/connect>,
 //! the Trade and Orderbook streams): prices and sizes as strings, millisecond times, `S`
 //! the taker's side, numeric string trade ids. Every book message is an `orderbook.1`
-//! snapshot of both sides.
+//! snapshot of both sides, as Bybit documents level-1 data ("snapshot message only",
+//! <https://bybit-exchange.github.io/docs/v5/websocket/public/orderbook>).
 
 use std::fmt::Write;
 
@@ -192,127 +193,24 @@ impl VenueSim for BybitSession {
         "123.4"
     }
 
+    /// Trade ids are strings and book update ids numbers: a boolean is wrong for both.
     fn wrong_type_id(&self) -> &'static str {
-        "7"
+        "true"
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimConfig;
-    use tickforge_engine::record::{trade_flags, QuoteRecord, Side, TradeRecord};
-    use tickforge_engine::symbol::{venue, SymbolTable};
-    use tickforge_feeds::venue::bybit::BybitAdapter;
-    use tickforge_feeds::venue::{
-        AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter,
-    };
+    use crate::sim::conformance::{parse, setup};
 
-    fn setup() -> (Vec<SymbolSpec>, BybitAdapter) {
-        let specs = SimConfig::for_venue(venue::BYBIT).symbol_specs();
-        let mut t = SymbolTable::new();
-        for s in &specs {
-            t.add(venue::BYBIT, &s.name, false).unwrap();
-        }
-        (specs, BybitAdapter::new(venue::BYBIT, &t))
-    }
+    use tickforge_engine::symbol::venue;
 
-    fn parse(a: &mut BybitAdapter, text: &str) -> Result<Vec<AdapterEvent>, RejectReason> {
-        let mut v = Vec::new();
-        a.parse(text.as_bytes(), 5, &mut |e| v.push(e)).map(|()| v)
-    }
-
-    #[test]
-    fn bybit_sim_frames_parse_back_exactly() {
-        let (s, mut a) = setup();
-        let mut sess = BybitSession::default();
-        let mut out = String::new();
-        let trade = Event::Trade {
-            symbol: 0,
-            id: 12,
-            price: 6_500_001_000_000,
-            qty: 1_000,
-            buyer_maker: false,
-        };
-        sess.encode(
-            &mut out,
-            &s[0],
-            &trade,
-            1_700_000_000_123_999_999,
-            &Overrides::default(),
-        );
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Trade(
-                TradeRecord::new(
-                    venue::BYBIT,
-                    0,
-                    1_700_000_000_123_000_000,
-                    5,
-                    65_000_010_000_000,
-                    10_000,
-                    Side::Buy,
-                    12
-                )
-                .with_flags(trade_flags::ID_NOT_CONSECUTIVE)
-            )]
-        );
-        let quote = Event::Quote {
-            symbol: 1,
-            update_id: 3,
-            bid: 100,
-            bid_qty: 200,
-            ask: 300,
-            ask_qty: 400,
-        };
-        out.clear();
-        sess.encode(&mut out, &s[1], &quote, 2_000_000, &Overrides::default());
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Quote(QuoteRecord::new(
-                venue::BYBIT,
-                1,
-                2_000_000,
-                5,
-                1_000,
-                2_000,
-                3_000,
-                4_000,
-                3
-            ))]
-        );
-        for (ov, reason) in [
-            (
-                Overrides {
-                    price: Some("123.4"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("p"),
-            ),
-            (
-                Overrides {
-                    id: Some("7"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("i"),
-            ),
-            (
-                Overrides {
-                    symbol: Some("NOSUCHUSDT"),
-                    ..Overrides::default()
-                },
-                RejectReason::UnknownSymbol,
-            ),
-        ] {
-            out.clear();
-            sess.encode(&mut out, &s[0], &trade, 1, &ov);
-            assert_eq!(parse(&mut a, &out), Err(reason), "{out}");
-        }
-    }
+    use tickforge_feeds::venue::{AdapterEvent, ControlEvent, Subscription};
 
     #[test]
     fn bybit_sim_answers_requests_and_pings() {
-        let (s, mut a) = setup();
+        let (s, mut a) = setup(venue::BYBIT);
         let mut sess = BybitSession::default();
         let sub = a.subscribe_messages(
             &Subscription::product(a.default_channels(), &["ETHUSDT"]),
@@ -320,7 +218,7 @@ mod tests {
         );
         let r = sess.handle(&sub[0], &s);
         assert_eq!(
-            parse(&mut a, &r[0].text).unwrap(),
+            parse(a.as_mut(), &r[0].text).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::SubscribeAck {
                 id: Some(4)
             })]
@@ -331,12 +229,12 @@ mod tests {
         );
         let ping = sess.handle(&a.keepalive().unwrap().message, &s);
         assert_eq!(
-            parse(&mut a, &ping[0].text).unwrap(),
+            parse(a.as_mut(), &ping[0].text).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::Pong)]
         );
         let bad = sess.handle(r#"{"op":"subscribe","args":["publicTrade.NOPE"]}"#, &s);
         assert!(bad[0].is_error);
-        match &parse(&mut a, &bad[0].text).unwrap()[0] {
+        match &parse(a.as_mut(), &bad[0].text).unwrap()[0] {
             AdapterEvent::Control(ControlEvent::VenueError { subject, .. }) => {
                 assert_eq!(subject.as_deref(), Some("publicTrade.NOPE"))
             }

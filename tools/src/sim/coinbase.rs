@@ -1,7 +1,7 @@
 //! Coinbase Exchange as the simulator speaks it: `subscribe`/`unsubscribe` with product
 //! ids and channels (`matches`, `ticker`, `heartbeat`), the `subscriptions` reply, `error`
-//! for an unknown product, `match` and `ticker` messages, and a `heartbeat` per product
-//! every second.
+//! for an unknown product or channel, `match` and `ticker` messages, and a `heartbeat`
+//! per product every second.
 //!
 //! Shapes follow Coinbase's Exchange WebSocket documentation
 //! (<https://docs.cdp.coinbase.com/exchange/docs/websocket-channels>): decimal strings,
@@ -268,134 +268,15 @@ impl VenueSim for CoinbaseSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimConfig;
-    use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
-    use tickforge_engine::symbol::{venue, SymbolTable};
-    use tickforge_feeds::venue::coinbase::CoinbaseAdapter;
-    use tickforge_feeds::venue::{
-        AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter,
-    };
+    use crate::sim::conformance::{parse, setup};
 
-    fn setup() -> (Vec<SymbolSpec>, CoinbaseAdapter) {
-        let specs = SimConfig::for_venue(venue::COINBASE).symbol_specs();
-        let mut t = SymbolTable::new();
-        for s in &specs {
-            t.add(venue::COINBASE, &s.name, false).unwrap();
-        }
-        (specs, CoinbaseAdapter::new(venue::COINBASE, &t))
-    }
+    use tickforge_engine::symbol::venue;
 
-    fn parse(a: &mut CoinbaseAdapter, text: &str) -> Result<Vec<AdapterEvent>, RejectReason> {
-        let mut v = Vec::new();
-        a.parse(text.as_bytes(), 5, &mut |e| v.push(e)).map(|()| v)
-    }
-
-    #[test]
-    fn coinbase_sim_frames_parse_back_exactly() {
-        let (s, mut a) = setup();
-        let mut sess = CoinbaseSession::default();
-        let mut out = String::new();
-        let trade = Event::Trade {
-            symbol: 0,
-            id: 3,
-            price: 6_500_001_000_000,
-            qty: 1_000,
-            buyer_maker: true,
-        };
-        sess.encode(
-            &mut out,
-            &s[0],
-            &trade,
-            1_415_348_367_028_459_999,
-            &Overrides::default(),
-        );
-        // A buying maker: the aggressor sold.
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Trade(TradeRecord::new(
-                venue::COINBASE,
-                0,
-                1_415_348_367_028_459_000,
-                5,
-                65_000_010_000_000,
-                10_000,
-                Side::Sell,
-                3
-            ))]
-        );
-        let quote = Event::Quote {
-            symbol: 1,
-            update_id: 8,
-            bid: 100,
-            bid_qty: 200,
-            ask: 300,
-            ask_qty: 400,
-        };
-        out.clear();
-        sess.encode(
-            &mut out,
-            &s[1],
-            &quote,
-            3_000_000_000,
-            &Overrides::default(),
-        );
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Quote(QuoteRecord::new(
-                venue::COINBASE,
-                1,
-                3_000_000_000,
-                5,
-                1_000,
-                2_000,
-                3_000,
-                4_000,
-                8
-            ))]
-        );
-        for (ev, ov, reason) in [
-            (
-                trade,
-                Overrides {
-                    price: Some("123.4"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("price"),
-            ),
-            (
-                trade,
-                Overrides {
-                    id: Some(r#""x""#),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("trade_id"),
-            ),
-            (
-                quote,
-                Overrides {
-                    id: Some(r#""x""#),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("sequence"),
-            ),
-            (
-                trade,
-                Overrides {
-                    symbol: Some("NOSUCH-USD"),
-                    ..Overrides::default()
-                },
-                RejectReason::UnknownSymbol,
-            ),
-        ] {
-            out.clear();
-            sess.encode(&mut out, &s[0], &ev, 1, &ov);
-            assert_eq!(parse(&mut a, &out), Err(reason), "{out}");
-        }
-    }
+    use tickforge_feeds::venue::{AdapterEvent, ControlEvent, Subscription};
 
     #[test]
     fn coinbase_sim_answers_subscriptions_and_beats() {
-        let (s, mut a) = setup();
+        let (s, mut a) = setup(venue::COINBASE);
         let mut sess = CoinbaseSession::default();
         let sub = a.subscribe_messages(
             &Subscription::product(a.default_channels(), &["ETH-USDT"]),
@@ -403,7 +284,7 @@ mod tests {
         );
         let r = sess.handle(&sub[0], &s);
         assert_eq!(
-            parse(&mut a, &r[0].text).unwrap(),
+            parse(a.as_mut(), &r[0].text).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::SubscribeAck {
                 id: None
             })]
@@ -414,7 +295,7 @@ mod tests {
         );
         let beat = sess.heartbeat(Instant::now() + HEARTBEAT, &s).unwrap();
         assert_eq!(
-            parse(&mut a, &beat).unwrap(),
+            parse(a.as_mut(), &beat).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::Heartbeat)]
         );
         let bad = sess.handle(
@@ -422,9 +303,19 @@ mod tests {
             &s,
         );
         assert!(bad[0].is_error);
-        match &parse(&mut a, &bad[0].text).unwrap()[0] {
+        match &parse(a.as_mut(), &bad[0].text).unwrap()[0] {
             AdapterEvent::Control(ControlEvent::VenueError { subject, .. }) => {
                 assert_eq!(subject.as_deref(), Some("BTC-XXX"))
+            }
+            e => panic!("{e:?}"),
+        }
+        let bad = sess.handle(
+            r#"{"type":"subscribe","product_ids":["ETH-USDT"],"channels":["level9"]}"#,
+            &s,
+        );
+        match &parse(a.as_mut(), &bad[0].text).unwrap()[0] {
+            AdapterEvent::Control(ControlEvent::VenueError { subject, .. }) => {
+                assert_eq!(subject.as_deref(), Some("level9"))
             }
             e => panic!("{e:?}"),
         }

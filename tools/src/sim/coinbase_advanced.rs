@@ -1,11 +1,13 @@
 //! Coinbase Advanced Trade market data as the simulator speaks it: one
 //! `subscribe`/`unsubscribe` per channel (`market_trades`, `ticker`, `heartbeats`), the
-//! `subscriptions` reply, `error` for an unknown product, `market_trades` update events,
-//! `ticker` events, and a `heartbeats` message every second once subscribed to it.
+//! `subscriptions` reply, `error` for an unknown product or channel, `market_trades`
+//! update events, `ticker` events, and a `heartbeats` message every second once
+//! subscribed to it.
 //!
 //! Shapes follow Coinbase's Advanced Trade WebSocket documentation
 //! (<https://docs.cdp.coinbase.com/advanced-trade/docs/ws-channels>); `side` on a market
-//! trade is the maker's side, as the adapter reads it.
+//! trade is written as the maker's side, as the adapter reads it (Coinbase does not say
+//! whose side it is; see `tickforge_feeds::venue::coinbase_advanced`).
 
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -239,138 +241,15 @@ impl VenueSim for AdvancedSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimConfig;
-    use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
-    use tickforge_engine::symbol::{venue, SymbolTable};
-    use tickforge_feeds::venue::coinbase_advanced::CoinbaseAdvancedAdapter;
-    use tickforge_feeds::venue::{
-        AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter,
-    };
+    use crate::sim::conformance::{parse, setup};
 
-    const V: u8 = venue::COINBASE_ADVANCED;
+    use tickforge_engine::symbol::venue;
 
-    fn setup() -> (Vec<SymbolSpec>, CoinbaseAdvancedAdapter) {
-        let specs = SimConfig::for_venue(V).symbol_specs();
-        let mut t = SymbolTable::new();
-        for s in &specs {
-            t.add(V, &s.name, false).unwrap();
-        }
-        (specs, CoinbaseAdvancedAdapter::new(V, &t))
-    }
-
-    fn parse(
-        a: &mut CoinbaseAdvancedAdapter,
-        text: &str,
-    ) -> Result<Vec<AdapterEvent>, RejectReason> {
-        let mut v = Vec::new();
-        a.parse(text.as_bytes(), 5, &mut |e| v.push(e)).map(|()| v)
-    }
-
-    #[test]
-    fn coinbase_advanced_sim_frames_parse_back_exactly() {
-        let (s, mut a) = setup();
-        let mut sess = AdvancedSession::default();
-        let mut out = String::new();
-        let trade = Event::Trade {
-            symbol: 0,
-            id: 4,
-            price: 6_500_001_000_000,
-            qty: 1_000,
-            buyer_maker: false,
-        };
-        sess.encode(
-            &mut out,
-            &s[0],
-            &trade,
-            1_675_973_976_265_000_999,
-            &Overrides::default(),
-        );
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Trade(TradeRecord::new(
-                V,
-                0,
-                1_675_973_976_265_000_000,
-                5,
-                65_000_010_000_000,
-                10_000,
-                Side::Buy,
-                4
-            ))]
-        );
-        let quote = Event::Quote {
-            symbol: 1,
-            update_id: 8,
-            bid: 100,
-            bid_qty: 200,
-            ask: 300,
-            ask_qty: 400,
-        };
-        out.clear();
-        sess.encode(
-            &mut out,
-            &s[1],
-            &quote,
-            3_000_000_000,
-            &Overrides::default(),
-        );
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Quote(QuoteRecord::new(
-                V,
-                1,
-                3_000_000_000,
-                5,
-                1_000,
-                2_000,
-                3_000,
-                4_000,
-                2
-            ))]
-        );
-        for (ev, ov, reason) in [
-            (
-                trade,
-                Overrides {
-                    price: Some("123.4"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("price"),
-            ),
-            (
-                trade,
-                Overrides {
-                    id: Some("true"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("trade_id"),
-            ),
-            (
-                quote,
-                Overrides {
-                    id: Some("true"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("sequence_num"),
-            ),
-            (
-                trade,
-                Overrides {
-                    symbol: Some("NOSUCH-USD"),
-                    ..Overrides::default()
-                },
-                RejectReason::UnknownSymbol,
-            ),
-        ] {
-            out.clear();
-            sess.encode(&mut out, &s[0], &ev, 1, &ov);
-            assert_eq!(parse(&mut a, &out), Err(reason), "{out}");
-        }
-    }
+    use tickforge_feeds::venue::{AdapterEvent, ControlEvent, Subscription};
 
     #[test]
     fn coinbase_advanced_sim_answers_subscriptions_and_beats() {
-        let (s, mut a) = setup();
+        let (s, mut a) = setup(venue::COINBASE_ADVANCED);
         let mut sess = AdvancedSession::default();
         let subs = a.subscribe_messages(
             &Subscription::product(a.default_channels(), &["ETH-USDT"]),
@@ -380,7 +259,7 @@ mod tests {
         for m in &subs {
             let r = sess.handle(m, &s);
             assert_eq!(
-                parse(&mut a, &r[0].text).unwrap(),
+                parse(a.as_mut(), &r[0].text).unwrap(),
                 vec![AdapterEvent::Control(ControlEvent::SubscribeAck {
                     id: None
                 })]
@@ -392,19 +271,43 @@ mod tests {
         );
         let beat = sess.heartbeat(Instant::now() + HEARTBEAT, &s).unwrap();
         assert_eq!(
-            parse(&mut a, &beat).unwrap(),
+            parse(a.as_mut(), &beat).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::Heartbeat)]
         );
         let bad = sess.handle(
             r#"{"type":"subscribe","product_ids":["BTC-XXX"],"channel":"ticker"}"#,
             &s,
         );
-        match &parse(&mut a, &bad[0].text).unwrap()[0] {
+        match &parse(a.as_mut(), &bad[0].text).unwrap()[0] {
             AdapterEvent::Control(ControlEvent::VenueError { subject, .. }) => {
                 assert_eq!(subject.as_deref(), Some("BTC-XXX"))
             }
             e => panic!("{e:?}"),
         }
-        assert!(open("/", &s).is_ok());
+        let bad = sess.handle(
+            r#"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level9"}"#,
+            &s,
+        );
+        assert!(bad[0].is_error);
+        match &parse(a.as_mut(), &bad[0].text).unwrap()[0] {
+            AdapterEvent::Control(ControlEvent::VenueError { subject, .. }) => {
+                assert_eq!(subject.as_deref(), Some("level9"))
+            }
+            e => panic!("{e:?}"),
+        }
+        let before = sess.quote_symbols().to_vec();
+        assert!(!before.is_empty());
+        let unsub = a.unsubscribe_messages(&[Subscription::new("ticker", &s[before[0]].name)], 1);
+        let r = sess.handle(&unsub[0], &s);
+        assert!(!r[0].is_error);
+        assert_eq!(
+            parse(a.as_mut(), &r[0].text).unwrap(),
+            vec![AdapterEvent::Control(ControlEvent::SubscribeAck {
+                id: None
+            })]
+        );
+        assert_eq!(sess.quote_symbols(), &before[1..]);
+        assert!(!sess.trade_symbols().is_empty());
+        assert!(open("/", &s).is_ok() && open("/ws", &s).is_err());
     }
 }

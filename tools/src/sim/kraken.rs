@@ -115,7 +115,7 @@ impl KrakenSession {
 
 impl VenueSim for KrakenSession {
     fn greeting(&mut self) -> Vec<String> {
-        vec![r#"{"channel":"status","data":[{"api_version":"v2","connection_id":12393906104898154338,"system":"online","version":"2.0.0"}],"type":"update"}"#.to_owned()]
+        vec![r#"{"channel":"status","data":[{"api_version":"v2","connection_id":13834774380200032777,"system":"online","version":"2.0.0"}],"type":"update"}"#.to_owned()]
     }
 
     fn handle(&mut self, text: &str, specs: &[SymbolSpec]) -> Vec<Reply> {
@@ -240,137 +240,18 @@ impl VenueSim for KrakenSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimConfig;
-    use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
-    use tickforge_engine::symbol::{venue, SymbolTable};
-    use tickforge_feeds::venue::kraken::KrakenAdapter;
-    use tickforge_feeds::venue::{
-        AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter,
-    };
+    use crate::sim::conformance::{parse, setup};
 
-    fn setup() -> (Vec<SymbolSpec>, KrakenAdapter) {
-        let specs = SimConfig::for_venue(venue::KRAKEN).symbol_specs();
-        let mut t = SymbolTable::new();
-        for s in &specs {
-            t.add(venue::KRAKEN, &s.name, false).unwrap();
-        }
-        (specs, KrakenAdapter::new(venue::KRAKEN, &t))
-    }
+    use tickforge_engine::symbol::venue;
 
-    fn parse(a: &mut KrakenAdapter, text: &str) -> Result<Vec<AdapterEvent>, RejectReason> {
-        let mut v = Vec::new();
-        a.parse(text.as_bytes(), 5, &mut |e| v.push(e)).map(|()| v)
-    }
-
-    #[test]
-    fn kraken_sim_frames_parse_back_exactly() {
-        let (s, mut a) = setup();
-        assert_eq!(s[0].name, "BTC/USDT");
-        let mut sess = KrakenSession::default();
-        let mut out = String::new();
-        let trade = Event::Trade {
-            symbol: 0,
-            id: 3,
-            price: 6_500_001_000_000,
-            qty: 1_000,
-            buyer_maker: true,
-        };
-        sess.encode(
-            &mut out,
-            &s[0],
-            &trade,
-            1_695_628_177_708_706_999,
-            &Overrides::default(),
-        );
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Trade(TradeRecord::new(
-                venue::KRAKEN,
-                0,
-                1_695_628_177_708_706_000,
-                5,
-                65_000_010_000_000,
-                10_000,
-                Side::Sell,
-                3
-            ))]
-        );
-        let quote = Event::Quote {
-            symbol: 1,
-            update_id: 3,
-            bid: 100,
-            bid_qty: 200,
-            ask: 300,
-            ask_qty: 400,
-        };
-        out.clear();
-        sess.encode(
-            &mut out,
-            &s[1],
-            &quote,
-            2_000_000_000,
-            &Overrides::default(),
-        );
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Quote(QuoteRecord::new(
-                venue::KRAKEN,
-                1,
-                2_000_000_000,
-                5,
-                1_000,
-                2_000,
-                3_000,
-                4_000,
-                0
-            ))]
-        );
-        for (ev, ov, reason) in [
-            (
-                trade,
-                Overrides {
-                    price: Some(r#""123.4""#),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("price"),
-            ),
-            (
-                trade,
-                Overrides {
-                    id: Some(r#""x""#),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("trade_id"),
-            ),
-            (
-                quote,
-                Overrides {
-                    id: Some(r#""x""#),
-                    ..Overrides::default()
-                },
-                RejectReason::BadTimestamp("timestamp"),
-            ),
-            (
-                trade,
-                Overrides {
-                    symbol: Some("NOSUCH/USD"),
-                    ..Overrides::default()
-                },
-                RejectReason::UnknownSymbol,
-            ),
-        ] {
-            out.clear();
-            sess.encode(&mut out, &s[0], &ev, 1, &ov);
-            assert_eq!(parse(&mut a, &out), Err(reason), "{out}");
-        }
-    }
+    use tickforge_feeds::venue::{AdapterEvent, ControlEvent, Subscription};
 
     #[test]
     fn kraken_sim_answers_requests_pings_and_beats() {
-        let (s, mut a) = setup();
+        let (s, mut a) = setup(venue::KRAKEN);
         let mut sess = KrakenSession::default();
         assert_eq!(
-            parse(&mut a, &sess.greeting()[0]).unwrap(),
+            parse(a.as_mut(), &sess.greeting()[0]).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::Info {
                 id: None,
                 what: "status"
@@ -384,13 +265,13 @@ mod tests {
         let replies: Vec<Reply> = subs.iter().flat_map(|m| sess.handle(m, &s)).collect();
         assert_eq!(replies.len(), 4);
         assert_eq!(
-            parse(&mut a, &replies[0].text).unwrap(),
+            parse(a.as_mut(), &replies[0].text).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::SubscribeAck {
                 id: Some(1)
             })]
         );
         assert!(replies[1].is_error);
-        match &parse(&mut a, &replies[1].text).unwrap()[0] {
+        match &parse(a.as_mut(), &replies[1].text).unwrap()[0] {
             AdapterEvent::Control(ControlEvent::VenueError { subject, .. }) => {
                 assert_eq!(subject.as_deref(), Some("NOPE/USD"))
             }
@@ -402,12 +283,12 @@ mod tests {
         );
         let beat = sess.heartbeat(Instant::now() + HEARTBEAT, &s).unwrap();
         assert_eq!(
-            parse(&mut a, &beat).unwrap(),
+            parse(a.as_mut(), &beat).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::Heartbeat)]
         );
         let pong = sess.handle(r#"{"method":"ping","req_id":9}"#, &s);
         assert_eq!(
-            parse(&mut a, &pong[0].text).unwrap(),
+            parse(a.as_mut(), &pong[0].text).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::Pong)]
         );
         assert!(open(PATH, &s).is_ok() && open("/", &s).is_err());

@@ -71,6 +71,8 @@ mod binance;
 mod bybit;
 mod coinbase;
 mod coinbase_advanced;
+#[cfg(test)]
+mod conformance;
 pub mod generator;
 mod kraken;
 mod malformed;

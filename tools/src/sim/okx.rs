@@ -1,10 +1,12 @@
-//! OKX v5 public channels as the simulator speaks them: `trades` and `bbo-tbt` pushes,
-//! the `subscribe`/`unsubscribe` operations with their `event` replies, errors naming an
-//! unknown instrument, and the text `ping` → `pong` keepalive.
+//! OKX v5 public channels as the simulator speaks them: `trades`, `bbo-tbt` and `tickers`
+//! pushes, the `subscribe`/`unsubscribe` operations with their `event` replies, errors
+//! naming an unknown instrument or channel, and the text `ping` → `pong` keepalive.
 //!
 //! Shapes follow OKX's API v5 documentation (<https://www.okx.com/docs-v5/en/>, "WebSocket"
-//! and the trades / order book channels): prices, sizes, ids and millisecond times as
-//! strings; `side` is the taker's side.
+//! and the trades / order book / tickers channels): prices, sizes, ids and millisecond
+//! times as strings; `side` is the taker's side. A symbol's quotes go out as `bbo-tbt`
+//! pushes when the client subscribed to `bbo-tbt` for it, else as `tickers` pushes (one
+//! frame per quote even when both are subscribed).
 
 use std::fmt::Write;
 
@@ -27,7 +29,19 @@ pub(crate) fn open(path: &str, _specs: &[SymbolSpec]) -> Result<Box<dyn VenueSim
 /// One connection's subscriptions.
 #[derive(Debug, Default)]
 struct OkxSession {
+    /// Trades, and quotes by either channel.
     subs: Subscribed,
+    /// Symbols subscribed through `bbo-tbt` (as "trades") and through `tickers` (as
+    /// "quotes").
+    quote_channels: Subscribed,
+}
+
+/// The quote channels OKX offers that the simulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Trades,
+    Bbo,
+    Tickers,
 }
 
 /// The connection id OKX puts in every reply.
@@ -50,9 +64,10 @@ impl OkxSession {
         for arg in args {
             let channel = arg.get("channel").and_then(Value::as_str).unwrap_or("");
             let inst = arg.get("instId").and_then(Value::as_str).unwrap_or("");
-            let trade = match channel {
-                "trades" => true,
-                "bbo-tbt" => false,
+            let kind = match channel {
+                "trades" => Channel::Trades,
+                "bbo-tbt" => Channel::Bbo,
+                "tickers" => Channel::Tickers,
                 _ => {
                     return Err((
                         60018,
@@ -66,7 +81,15 @@ impl OkxSession {
                     format!("Wrong URL or channel:{channel},instId:{inst} doesn't exist."),
                 ));
             };
-            self.subs.set(trade, symbol, on);
+            match kind {
+                Channel::Trades => self.subs.set(true, symbol, on),
+                Channel::Bbo | Channel::Tickers => {
+                    self.quote_channels.set(kind == Channel::Bbo, symbol, on);
+                    let any = self.quote_channels.trades().binary_search(&symbol).is_ok()
+                        || self.quote_channels.quotes().binary_search(&symbol).is_ok();
+                    self.subs.set(false, symbol, any);
+                }
+            }
             let id = id
                 .map(|i| format!(r#""id":{},"#, Value::from(i)))
                 .unwrap_or_default();
@@ -150,6 +173,30 @@ impl VenueSim for OkxSession {
                 let _ = write!(out, r#","side":"{side}","ts":"{ts}","count":"1"}}]}}"#);
             }
             Event::Quote {
+                symbol,
+                bid,
+                bid_qty,
+                ask,
+                ask_qty,
+                ..
+            } if self.quote_channels.trades().binary_search(&symbol).is_err()
+                && self.quote_channels.quotes().binary_search(&symbol).is_ok() =>
+            {
+                // Subscribed through `tickers` only: no sequence id in this channel.
+                let _ = write!(
+                    out,
+                    r#"{{"arg":{{"channel":"tickers","instId":"{inst}"}},"data":[{{"instType":"SPOT","instId":"{inst}","askPx":"#
+                );
+                dec(out, ask, PRICE_DECIMALS, None);
+                out.push_str(r#","askSz":"#);
+                dec(out, ask_qty, QTY_DECIMALS, None);
+                out.push_str(r#","bidPx":"#);
+                dec(out, bid, PRICE_DECIMALS, ov.price);
+                out.push_str(r#","bidSz":"#);
+                dec(out, bid_qty, QTY_DECIMALS, None);
+                let _ = write!(out, r#","ts":"{ts}"}}]}}"#);
+            }
+            Event::Quote {
                 update_id,
                 bid,
                 bid_qty,
@@ -205,119 +252,16 @@ impl VenueSim for OkxSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimConfig;
-    use tickforge_engine::record::{trade_flags, QuoteRecord, Side, TradeRecord};
-    use tickforge_engine::symbol::{venue, SymbolTable};
-    use tickforge_feeds::venue::okx::OkxAdapter;
-    use tickforge_feeds::venue::{AdapterEvent, ControlEvent, RejectReason, VenueAdapter};
+    use crate::sim::conformance::{parse, setup};
 
-    fn specs() -> Vec<SymbolSpec> {
-        SimConfig::for_venue(venue::OKX).symbol_specs()
-    }
+    use tickforge_engine::record::QuoteRecord;
+    use tickforge_engine::symbol::venue;
 
-    fn adapter(specs: &[SymbolSpec]) -> OkxAdapter {
-        let mut t = SymbolTable::new();
-        for s in specs {
-            t.add(venue::OKX, &s.name, false).unwrap();
-        }
-        OkxAdapter::new(venue::OKX, &t)
-    }
-
-    fn parse(a: &mut OkxAdapter, text: &str) -> Result<Vec<AdapterEvent>, RejectReason> {
-        let mut v = Vec::new();
-        a.parse(text.as_bytes(), 5, &mut |e| v.push(e)).map(|()| v)
-    }
-
-    #[test]
-    fn okx_sim_frames_parse_back_exactly() {
-        let s = specs();
-        assert_eq!(s[0].name, "BTC-USDT");
-        let mut a = adapter(&s);
-        let mut sess = OkxSession::default();
-        let mut out = String::new();
-        let ov = Overrides::default();
-        let trade = Event::Trade {
-            symbol: 0,
-            id: 77,
-            price: 6_500_001_000_000,
-            qty: 1_000,
-            buyer_maker: true,
-        };
-        sess.encode(&mut out, &s[0], &trade, 1_700_000_000_123_999_999, &ov);
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Trade(
-                TradeRecord::new(
-                    venue::OKX,
-                    0,
-                    1_700_000_000_123_000_000,
-                    5,
-                    65_000_010_000_000,
-                    10_000,
-                    Side::Sell,
-                    77
-                )
-                .with_flags(trade_flags::ID_NOT_CONSECUTIVE)
-            )]
-        );
-        let quote = Event::Quote {
-            symbol: 1,
-            update_id: 9,
-            bid: 2_535_190_000,
-            bid_qty: 3_121_000_000,
-            ask: 2_536_520_000,
-            ask_qty: 4_066_000_000,
-        };
-        out.clear();
-        sess.encode(&mut out, &s[1], &quote, 1_000_000, &ov);
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Quote(QuoteRecord::new(
-                venue::OKX,
-                1,
-                1_000_000,
-                5,
-                25_351_900_000,
-                31_210_000_000,
-                25_365_200_000,
-                40_660_000_000,
-                9
-            ))]
-        );
-        // Fault overrides give the adapter's reasons.
-        for (ov, reason) in [
-            (
-                Overrides {
-                    price: Some("123.4"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("px"),
-            ),
-            (
-                Overrides {
-                    id: Some("true"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("tradeId"),
-            ),
-            (
-                Overrides {
-                    symbol: Some("NOSUCH-USDT"),
-                    ..Overrides::default()
-                },
-                RejectReason::UnknownSymbol,
-            ),
-        ] {
-            out.clear();
-            sess.encode(&mut out, &s[0], &trade, 1, &ov);
-            assert_eq!(parse(&mut a, &out), Err(reason), "{out}");
-        }
-    }
+    use tickforge_feeds::venue::{AdapterEvent, ControlEvent, RejectReason};
 
     #[test]
     fn okx_sim_answers_requests_pings_and_unknown_instruments() {
-        let s = specs();
-        let mut a = adapter(&s);
+        let (s, mut a) = setup(venue::OKX);
         let mut sess = OkxSession::default();
         let subs = a.subscribe_messages(
             &tickforge_feeds::venue::Subscription::product(a.default_channels(), &["BTC-USDT"]),
@@ -327,7 +271,7 @@ mod tests {
         assert_eq!(replies.len(), 2);
         assert!(replies.iter().all(|r| !r.is_error));
         assert_eq!(
-            parse(&mut a, &replies[0].text).unwrap(),
+            parse(a.as_mut(), &replies[0].text).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::SubscribeAck {
                 id: Some(3)
             })]
@@ -340,7 +284,7 @@ mod tests {
             &s,
         );
         assert!(bad[0].is_error);
-        match &parse(&mut a, &bad[0].text).unwrap()[0] {
+        match &parse(a.as_mut(), &bad[0].text).unwrap()[0] {
             AdapterEvent::Control(ControlEvent::VenueError { code, subject, .. }) => {
                 assert_eq!((*code, subject.as_deref()), (60018, Some("BTC-XXX")));
             }
@@ -354,7 +298,73 @@ mod tests {
         );
         sess.handle(&unsub[0], &s);
         assert!(sess.trade_symbols().is_empty());
+        let bad_channel = sess.handle(
+            r#"{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}"#,
+            &s,
+        );
+        assert!(bad_channel[0].is_error);
         assert!(open("/ws/v5/public", &s).is_ok());
         assert!(open("/stream", &s).is_err());
+    }
+
+    #[test]
+    fn okx_sim_serves_tickers_quotes_to_tickers_subscribers() {
+        let (s, mut a) = setup(venue::OKX);
+        let mut sess = OkxSession::default();
+        let sub = |ch: &str, op: &str| {
+            format!(r#"{{"op":"{op}","args":[{{"channel":"{ch}","instId":"ETH-USDT"}}]}}"#)
+        };
+        let r = sess.handle(&sub("tickers", "subscribe"), &s);
+        assert!(!r[0].is_error);
+        assert_eq!(sess.quote_symbols(), &[1]);
+        let quote = Event::Quote {
+            symbol: 1,
+            update_id: 9,
+            bid: 2_535_190_000,
+            bid_qty: 3_121_000_000,
+            ask: 2_536_520_000,
+            ask_qty: 4_066_000_000,
+        };
+        let mut out = String::new();
+        sess.encode(&mut out, &s[1], &quote, 1_000_000, &Overrides::default());
+        assert!(out.contains(r#""channel":"tickers""#), "{out}");
+        let tickers_quote = AdapterEvent::Quote(QuoteRecord::new(
+            venue::OKX,
+            1,
+            1_000_000,
+            5,
+            25_351_900_000,
+            31_210_000_000,
+            25_365_200_000,
+            40_660_000_000,
+            0,
+        ));
+        assert_eq!(
+            parse(a.as_mut(), &out).unwrap(),
+            vec![tickers_quote.clone()]
+        );
+        out.clear();
+        let ov = Overrides {
+            price: Some("123.4"),
+            ..Overrides::default()
+        };
+        sess.encode(&mut out, &s[1], &quote, 1_000_000, &ov);
+        assert_eq!(
+            parse(a.as_mut(), &out),
+            Err(RejectReason::WrongType("bidPx"))
+        );
+        // With `bbo-tbt` too, quotes go out as `bbo-tbt` (with the sequence id).
+        sess.handle(&sub("bbo-tbt", "subscribe"), &s);
+        out.clear();
+        sess.encode(&mut out, &s[1], &quote, 1_000_000, &Overrides::default());
+        assert!(out.contains(r#""channel":"bbo-tbt""#), "{out}");
+        // Dropping `bbo-tbt` keeps the quotes flowing through `tickers`.
+        sess.handle(&sub("bbo-tbt", "unsubscribe"), &s);
+        assert_eq!(sess.quote_symbols(), &[1]);
+        out.clear();
+        sess.encode(&mut out, &s[1], &quote, 1_000_000, &Overrides::default());
+        assert_eq!(parse(a.as_mut(), &out).unwrap(), vec![tickers_quote]);
+        sess.handle(&sub("tickers", "unsubscribe"), &s);
+        assert!(sess.quote_symbols().is_empty());
     }
 }

@@ -192,136 +192,28 @@ impl VenueSim for PolygonSession {
         r#""123.4""#
     }
 
+    /// Trade ids are strings and quote sequence numbers are numbers: a boolean is wrong
+    /// for both.
     fn wrong_type_id(&self) -> &'static str {
-        r#""x""#
+        "true"
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimConfig;
-    use tickforge_engine::record::{trade_flags, QuoteRecord, Side, TradeRecord};
-    use tickforge_engine::symbol::{venue, SymbolTable};
-    use tickforge_feeds::venue::polygon::PolygonAdapter;
-    use tickforge_feeds::venue::{
-        AdapterEvent, ControlEvent, RejectReason, Subscription, VenueAdapter,
-    };
+    use crate::sim::conformance::{parse, setup};
 
-    const V: u8 = venue::POLYGON;
+    use tickforge_engine::symbol::venue;
 
-    fn setup() -> (Vec<SymbolSpec>, PolygonAdapter) {
-        let specs = SimConfig::for_venue(V).symbol_specs();
-        let mut t = SymbolTable::new();
-        for s in &specs {
-            t.add(V, &s.name, false).unwrap();
-        }
-        (specs, PolygonAdapter::new(V, &t).with_api_key("demo"))
-    }
-
-    fn parse(a: &mut PolygonAdapter, text: &str) -> Result<Vec<AdapterEvent>, RejectReason> {
-        let mut v = Vec::new();
-        a.parse(text.as_bytes(), 5, &mut |e| v.push(e)).map(|()| v)
-    }
-
-    #[test]
-    fn polygon_sim_frames_parse_back_exactly() {
-        let (s, mut a) = setup();
-        assert_eq!(s[0].name, "AAPL");
-        let mut sess = PolygonSession::default();
-        let mut out = String::new();
-        let trade = Event::Trade {
-            symbol: 0,
-            id: 9,
-            price: 17_210_000_000,
-            qty: 300_000_000,
-            buyer_maker: true,
-        };
-        sess.encode(
-            &mut out,
-            &s[0],
-            &trade,
-            1_695_628_177_708_999_999,
-            &Overrides::default(),
-        );
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Trade(
-                TradeRecord::new(
-                    V,
-                    0,
-                    1_695_628_177_708_000_000,
-                    5,
-                    172_100_000_000,
-                    3_000_000_000,
-                    Side::Unknown,
-                    9
-                )
-                .with_flags(trade_flags::ID_UNORDERED)
-            )]
-        );
-        let quote = Event::Quote {
-            symbol: 1,
-            update_id: 1,
-            bid: 100,
-            bid_qty: 200,
-            ask: 300,
-            ask_qty: 400,
-        };
-        out.clear();
-        sess.encode(&mut out, &s[1], &quote, 7_000_000, &Overrides::default());
-        assert_eq!(
-            parse(&mut a, &out).unwrap(),
-            vec![AdapterEvent::Quote(QuoteRecord::new(
-                V, 1, 7_000_000, 5, 1_000, 2_000, 3_000, 4_000, 2
-            ))]
-        );
-        for (ev, ov, reason) in [
-            (
-                trade,
-                Overrides {
-                    price: Some(r#""123.4""#),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("p"),
-            ),
-            (
-                trade,
-                Overrides {
-                    id: Some("5"),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("i"),
-            ),
-            (
-                quote,
-                Overrides {
-                    id: Some(r#""x""#),
-                    ..Overrides::default()
-                },
-                RejectReason::WrongType("q"),
-            ),
-            (
-                trade,
-                Overrides {
-                    symbol: Some("NOSUCH"),
-                    ..Overrides::default()
-                },
-                RejectReason::UnknownSymbol,
-            ),
-        ] {
-            out.clear();
-            sess.encode(&mut out, &s[0], &ev, 1, &ov);
-            assert_eq!(parse(&mut a, &out), Err(reason), "{out}");
-        }
-    }
+    use tickforge_feeds::venue::{AdapterEvent, ControlEvent, Subscription};
 
     #[test]
     fn polygon_sim_needs_auth_then_subscribes_per_topic() {
-        let (s, mut a) = setup();
+        let (s, mut a) = setup(venue::POLYGON);
         let mut sess = PolygonSession::default();
         assert_eq!(
-            parse(&mut a, &sess.greeting()[0]).unwrap(),
+            parse(a.as_mut(), &sess.greeting()[0]).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::Info {
                 id: None,
                 what: "status"
@@ -336,7 +228,7 @@ mod tests {
         let r = sess.handle(&sub[0], &s);
         assert_eq!(r.len(), 2);
         assert_eq!(
-            parse(&mut a, &r[0].text).unwrap(),
+            parse(a.as_mut(), &r[0].text).unwrap(),
             vec![AdapterEvent::Control(ControlEvent::SubscribeAck {
                 id: None
             })]
@@ -346,7 +238,7 @@ mod tests {
             (&[1][..], &[1][..])
         );
         let bad = sess.handle(r#"{"action":"subscribe","params":"T.NOPE"}"#, &s);
-        match &parse(&mut a, &bad[0].text).unwrap()[0] {
+        match &parse(a.as_mut(), &bad[0].text).unwrap()[0] {
             AdapterEvent::Control(ControlEvent::VenueError { subject, .. }) => {
                 assert_eq!(subject.as_deref(), Some("T.NOPE"))
             }

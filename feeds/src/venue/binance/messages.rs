@@ -294,20 +294,24 @@ fn control_reply(obj: Object<'_>) -> Result<ControlEvent, RejectReason> {
     Ok(match error {
         Some(Value::Object(body)) => {
             let [code, msg] = fields(&body, &["code", "msg"])?;
+            let message = message(msg);
             ControlEvent::VenueError {
                 code: error_code(code)?,
-                message: message(msg),
+                subject: quoted(&message),
+                message,
                 id,
-                subject: None,
             }
         }
         Some(_) => return Err(RejectReason::WrongType("error")),
-        None if code.is_some() => ControlEvent::VenueError {
-            code: error_code(code)?,
-            message: message(msg),
-            id,
-            subject: None,
-        },
+        None if code.is_some() => {
+            let message = message(msg);
+            ControlEvent::VenueError {
+                code: error_code(code)?,
+                subject: quoted(&message),
+                message,
+                id,
+            }
+        }
         None => match result {
             Some(Value::Null) => ControlEvent::SubscribeAck { id },
             Some(Value::Array(_)) => ControlEvent::Info {
@@ -324,6 +328,14 @@ fn control_reply(obj: Object<'_>) -> Result<ControlEvent, RejectReason> {
             },
         },
     })
+}
+
+/// What a Binance error message names in quotes (`unknown stream 'nopeusdt@trade'` →
+/// `nopeusdt@trade`).
+fn quoted(message: &str) -> Option<String> {
+    let start = message.find('\'')? + 1;
+    let len = message[start..].find('\'')?;
+    (len > 0).then(|| message[start..start + len].to_owned())
 }
 
 pub(super) fn ignored(what: &'static str) -> AdapterEvent {

@@ -14,12 +14,12 @@
 //!
 //! Normalization:
 //! - Prices and sizes are decimal strings, parsed exactly with
-//!   [`parse_unsigned_decimal`]; a JSON number there is [`RejectReason::WrongType`].
+//!   [`tickforge_engine::fixed::parse_unsigned_decimal`]; a JSON number there is [`RejectReason::WrongType`].
 //! - Timestamps are milliseconds by default; a connection opened with
 //!   `timeUnit=MICROSECOND` sends microseconds ([`TimeUnit`]). A value that overflows i64
 //!   nanoseconds is [`RejectReason::BadTimestamp`], so a microsecond stream read as
 //!   milliseconds is rejected, not silently scaled wrong.
-//! - `"m": true` means the buyer was the maker, so the aggressor sold: [`Side::Sell`].
+//! - `"m": true` means the buyer was the maker, so the aggressor sold: [`tickforge_engine::record::Side::Sell`].
 //! - bookTicker carries no timestamp on spot: its `exch_ts` is the receive time (a `"T"`
 //!   or `"E"` field, as in Binance's futures bookTicker, is used when present).
 //! - Symbols are matched exactly as sent (`"s":"BNBBTC"`, upper case) against the symbol
