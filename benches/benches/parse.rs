@@ -141,6 +141,11 @@ fn venues(c: &mut Criterion) {
                 _ => {}
             }
         }
+        eprintln!(
+            "{name}: {} trade frames, {} quote frames (times below are for all of them)",
+            trades.len(),
+            quotes.len()
+        );
         let mut reference = Reference::new(v, &table).lenient();
         let mut group = c.benchmark_group(format!("parse_{name}"));
         for (kind, frames) in [("trades", &trades), ("quotes", &quotes)] {
