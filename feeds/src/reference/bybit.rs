@@ -6,10 +6,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tickforge_engine::fixed::parse_unsigned_decimal;
 use tickforge_engine::record::{trade_flags, QuoteRecord, Side, TradeRecord};
 
-use super::{RefContext, RefRecord};
+use super::{decimal, digits, millis, object, RefContext, RefRecord};
 
 /// Best bid and ask per symbol id.
 pub type Books = HashMap<u32, [Option<(i64, i64)>; 2]>;
@@ -93,7 +92,7 @@ pub fn parse(
                 let size = decimal(t.v)?;
                 let price = decimal(t.p)?;
                 let id = t.i.ok_or(())?;
-                let (trade_id, flags) = match digits(&id) {
+                let (trade_id, flags) = match digits(&id).ok() {
                     Some(n) => (n, trade_flags::ID_NOT_CONSECUTIVE),
                     None => (0, trade_flags::ID_UNORDERED),
                 };
@@ -162,29 +161,4 @@ fn apply(
         }
     }
     Ok(level)
-}
-
-fn object(text: &str) -> Result<&str, ()> {
-    if text.trim_start().starts_with('{') {
-        Ok(text)
-    } else {
-        Err(())
-    }
-}
-
-fn decimal(v: Option<Cow<str>>) -> Result<i64, ()> {
-    parse_unsigned_decimal(v.ok_or(())?.as_bytes()).map_err(|_| ())
-}
-
-fn digits(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-fn millis(t: u64) -> Result<i64, ()> {
-    t.checked_mul(1_000_000)
-        .and_then(|ns| i64::try_from(ns).ok())
-        .ok_or(())
 }

@@ -5,10 +5,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tickforge_engine::fixed::parse_unsigned_decimal;
 use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
 
-use super::{RefContext, RefRecord};
+use super::{decimal, RefContext, RefRecord};
 use crate::venue::time::parse_rfc3339_ns;
 
 #[derive(Deserialize)]
@@ -108,8 +107,4 @@ pub fn parse(frame: &[u8], cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<
         _ => {}
     }
     Ok(())
-}
-
-fn decimal(v: Option<Cow<str>>) -> Result<i64, ()> {
-    parse_unsigned_decimal(v.ok_or(())?.as_bytes()).map_err(|_| ())
 }

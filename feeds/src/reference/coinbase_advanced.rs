@@ -5,10 +5,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tickforge_engine::fixed::parse_unsigned_decimal;
 use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
 
-use super::{RefContext, RefRecord};
+use super::{decimal, digits, object, RefContext, RefRecord};
 use crate::venue::time::parse_rfc3339_ns;
 
 #[derive(Deserialize)]
@@ -143,23 +142,4 @@ pub fn parse(frame: &[u8], cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<
         }
     }
     Ok(())
-}
-
-fn object(text: &str) -> Result<&str, ()> {
-    if text.trim_start().starts_with('{') {
-        Ok(text)
-    } else {
-        Err(())
-    }
-}
-
-fn decimal(v: Option<Cow<str>>) -> Result<i64, ()> {
-    parse_unsigned_decimal(v.ok_or(())?.as_bytes()).map_err(|_| ())
-}
-
-fn digits(s: &str) -> Result<u64, ()> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(());
-    }
-    s.parse().map_err(|_| ())
 }

@@ -5,10 +5,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tickforge_engine::fixed::parse_unsigned_decimal;
 use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
 
-use super::{RefContext, RefRecord};
+use super::{number, object, RefContext, RefRecord};
 use crate::venue::time::parse_rfc3339_ns;
 
 #[derive(Deserialize)]
@@ -122,21 +121,4 @@ pub fn parse(frame: &[u8], cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<
         }
     }
     Ok(())
-}
-
-/// A non-negative decimal from a JSON number's exact text.
-fn number(v: Option<&RawValue>) -> Result<i64, ()> {
-    let text = v.ok_or(())?.get();
-    if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        return Err(());
-    }
-    parse_unsigned_decimal(text.as_bytes()).map_err(|_| ())
-}
-
-fn object(text: &str) -> Result<&str, ()> {
-    if text.trim_start().starts_with('{') {
-        Ok(text)
-    } else {
-        Err(())
-    }
 }

@@ -166,3 +166,43 @@ pub mod coinbase_advanced;
 pub mod kraken;
 pub mod okx;
 pub mod polygon;
+
+// Helpers shared by the venues' reference parsers.
+
+/// `text` when it is a JSON object (derived structs would also read an array by position).
+pub(crate) fn object(text: &str) -> Result<&str, ()> {
+    if text.trim_start().starts_with('{') {
+        Ok(text)
+    } else {
+        Err(())
+    }
+}
+
+/// A non-negative decimal from a string field.
+pub(crate) fn decimal(v: Option<std::borrow::Cow<str>>) -> Result<i64, ()> {
+    tickforge_engine::fixed::parse_unsigned_decimal(v.ok_or(())?.as_bytes()).map_err(|_| ())
+}
+
+/// A non-negative decimal from a JSON number's exact text.
+pub(crate) fn number(v: Option<&serde_json::value::RawValue>) -> Result<i64, ()> {
+    let text = v.ok_or(())?.get();
+    if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return Err(());
+    }
+    tickforge_engine::fixed::parse_unsigned_decimal(text.as_bytes()).map_err(|_| ())
+}
+
+/// A string of decimal digits (leading zeros allowed, nothing else) as a `u64`.
+pub(crate) fn digits(s: &str) -> Result<u64, ()> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(());
+    }
+    s.parse().map_err(|_| ())
+}
+
+/// Milliseconds since the epoch in ns.
+pub(crate) fn millis(t: u64) -> Result<i64, ()> {
+    t.checked_mul(1_000_000)
+        .and_then(|ns| i64::try_from(ns).ok())
+        .ok_or(())
+}

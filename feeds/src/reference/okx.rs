@@ -4,10 +4,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tickforge_engine::fixed::parse_unsigned_decimal;
 use tickforge_engine::record::{trade_flags, QuoteRecord, Side, TradeRecord};
 
-use super::{RefContext, RefRecord};
+use super::{decimal, digits, millis, object, RefContext, RefRecord};
 
 #[derive(Deserialize)]
 struct Top<'a> {
@@ -120,7 +119,7 @@ pub fn parse(frame: &[u8], cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<
                     "sell" => Side::Sell,
                     _ => return Err(()),
                 };
-                let ts = millis(t.ts)?;
+                let ts = millis(digits(&t.ts.ok_or(())?)?)?;
                 out.push(RefRecord::Trade(
                     TradeRecord::new(cx.venue, symbol, ts, cx.recv_ts, price, size, side, id)
                         .with_flags(trade_flags::ID_NOT_CONSECUTIVE),
@@ -130,7 +129,7 @@ pub fn parse(frame: &[u8], cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<
                 let b: Bbo = serde_json::from_str(object(item.get())?).map_err(|_| ())?;
                 let ask = level(b.asks.ok_or(())?)?;
                 let bid = level(b.bids.ok_or(())?)?;
-                let ts = millis(b.ts)?;
+                let ts = millis(digits(&b.ts.ok_or(())?)?)?;
                 if let (Some((ap, asz)), Some((bp, bsz))) = (ask, bid) {
                     out.push(RefRecord::Quote(QuoteRecord::new(
                         cx.venue,
@@ -147,7 +146,7 @@ pub fn parse(frame: &[u8], cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<
             }
             _ => {
                 let t: Ticker = serde_json::from_str(object(item.get())?).map_err(|_| ())?;
-                let ts = millis(t.ts)?;
+                let ts = millis(digits(&t.ts.ok_or(())?)?)?;
                 let empty = |v: &Option<Cow<str>>| v.as_deref() == Some("");
                 if empty(&t.bid_px) || empty(&t.ask_px) {
                     continue;
@@ -181,32 +180,4 @@ fn level(side: Vec<&RawValue>) -> Result<Option<(i64, i64)>, ()> {
     let px: Cow<str> = serde_json::from_str(first[0].get()).map_err(|_| ())?;
     let sz: Cow<str> = serde_json::from_str(first[1].get()).map_err(|_| ())?;
     Ok(Some((decimal(Some(px))?, decimal(Some(sz))?)))
-}
-
-/// `text` when it is a JSON object (derived structs would also read an array by position).
-fn object(text: &str) -> Result<&str, ()> {
-    if text.trim_start().starts_with('{') {
-        Ok(text)
-    } else {
-        Err(())
-    }
-}
-
-fn decimal(v: Option<Cow<str>>) -> Result<i64, ()> {
-    parse_unsigned_decimal(v.ok_or(())?.as_bytes()).map_err(|_| ())
-}
-
-/// A string of decimal digits as a `u64` (leading zeros allowed, nothing else).
-fn digits(s: &str) -> Result<u64, ()> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(());
-    }
-    s.parse().map_err(|_| ())
-}
-
-fn millis(v: Option<Cow<str>>) -> Result<i64, ()> {
-    digits(&v.ok_or(())?)?
-        .checked_mul(1_000_000)
-        .and_then(|ns| i64::try_from(ns).ok())
-        .ok_or(())
 }

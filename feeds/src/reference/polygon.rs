@@ -5,10 +5,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tickforge_engine::fixed::parse_unsigned_decimal;
 use tickforge_engine::record::{trade_flags, QuoteRecord, Side, TradeRecord};
 
-use super::{RefContext, RefRecord};
+use super::{millis, number, RefContext, RefRecord};
 
 #[derive(Deserialize)]
 struct Ev<'a> {
@@ -88,7 +87,7 @@ fn event(text: &str, cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<(), ()
                 TradeRecord::new(
                     cx.venue,
                     symbol,
-                    millis(t.t)?,
+                    millis(t.t.ok_or(())?)?,
                     cx.recv_ts,
                     number(t.p)?,
                     number(t.s)?,
@@ -104,7 +103,7 @@ fn event(text: &str, cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<(), ()
             out.push(RefRecord::Quote(QuoteRecord::new(
                 cx.venue,
                 symbol,
-                millis(q.t)?,
+                millis(q.t.ok_or(())?)?,
                 cx.recv_ts,
                 number(q.bp)?,
                 number(q.bs)?,
@@ -120,19 +119,4 @@ fn event(text: &str, cx: &RefContext, out: &mut Vec<RefRecord>) -> Result<(), ()
         _ => {}
     }
     Ok(())
-}
-
-fn number(v: Option<&RawValue>) -> Result<i64, ()> {
-    let text = v.ok_or(())?.get();
-    if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        return Err(());
-    }
-    parse_unsigned_decimal(text.as_bytes()).map_err(|_| ())
-}
-
-fn millis(t: Option<u64>) -> Result<i64, ()> {
-    t.ok_or(())?
-        .checked_mul(1_000_000)
-        .and_then(|ns| i64::try_from(ns).ok())
-        .ok_or(())
 }

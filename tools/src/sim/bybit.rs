@@ -12,17 +12,17 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::generator::{write_decimal, Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
-use super::venue::{find_symbol, FileTrade, Overrides, Reply, Subscribed, VenueSim};
+use super::generator::{Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
+use super::venue::{
+    expect_path, find_symbol, push_decimal, FileTrade, Overrides, Reply, Subscribed, VenueSim,
+};
 
 /// The path of Bybit's public spot endpoint.
 pub(crate) const PATH: &str = "/v5/public/spot";
 
 /// A session for a client that asked for `path`.
 pub(crate) fn open(path: &str, _specs: &[SymbolSpec]) -> Result<Box<dyn VenueSim>, String> {
-    if path.split('?').next() != Some(PATH) {
-        return Err(format!("unknown path '{path}': use {PATH}"));
-    }
+    expect_path(path, PATH)?;
     Ok(Box::new(BybitSession::default()))
 }
 
@@ -110,14 +110,6 @@ impl VenueSim for BybitSession {
     ) {
         let s = ov.symbol.unwrap_or(&spec.name);
         let ts = ts_ns / 1_000_000;
-        let dec = |out: &mut String, v: i64, d: u32, raw: Option<&str>| match raw {
-            Some(raw) => out.push_str(raw),
-            None => {
-                out.push('"');
-                write_decimal(out, v, d);
-                out.push('"');
-            }
-        };
         // Writing to a String cannot fail.
         match *ev {
             Event::Trade {
@@ -133,9 +125,9 @@ impl VenueSim for BybitSession {
                     out,
                     r#"{{"topic":"publicTrade.{s}","type":"snapshot","ts":{ts},"data":[{{"T":{ts},"s":"{s}","S":"{side}","v":"#
                 );
-                dec(out, qty, QTY_DECIMALS, None);
+                push_decimal(out, qty, QTY_DECIMALS, true, None);
                 out.push_str(r#","p":"#);
-                dec(out, price, PRICE_DECIMALS, ov.price);
+                push_decimal(out, price, PRICE_DECIMALS, true, ov.price);
                 out.push_str(r#","L":"ZeroPlusTick","i":"#);
                 match ov.id {
                     Some(raw) => out.push_str(raw),
@@ -157,13 +149,13 @@ impl VenueSim for BybitSession {
                     out,
                     r#"{{"topic":"orderbook.1.{s}","type":"snapshot","ts":{ts},"data":{{"s":"{s}","b":[["#
                 );
-                dec(out, bid, PRICE_DECIMALS, ov.price);
+                push_decimal(out, bid, PRICE_DECIMALS, true, ov.price);
                 out.push(',');
-                dec(out, bid_qty, QTY_DECIMALS, None);
+                push_decimal(out, bid_qty, QTY_DECIMALS, true, None);
                 out.push_str(r#"]],"a":[["#);
-                dec(out, ask, PRICE_DECIMALS, None);
+                push_decimal(out, ask, PRICE_DECIMALS, true, None);
                 out.push(',');
-                dec(out, ask_qty, QTY_DECIMALS, None);
+                push_decimal(out, ask_qty, QTY_DECIMALS, true, None);
                 out.push_str(r#"]],"u":"#);
                 match ov.id {
                     Some(raw) => out.push_str(raw),

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::generator::{write_decimal, Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
+use super::generator::{Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
 use super::venue::{
-    find_symbol, rfc3339_micros, FileTrade, Overrides, Reply, Subscribed, VenueSim,
+    expect_path, find_symbol, push_decimal, rfc3339_micros, FileTrade, Overrides, Reply,
+    Subscribed, VenueSim,
 };
 
 /// The endpoint has no path: `wss://advanced-trade-ws.coinbase.com`.
@@ -26,9 +27,7 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// A session for a client that asked for `path`.
 pub(crate) fn open(path: &str, _specs: &[SymbolSpec]) -> Result<Box<dyn VenueSim>, String> {
-    if path.split('?').next() != Some(PATH) {
-        return Err(format!("unknown path '{path}': use {PATH}"));
-    }
+    expect_path(path, PATH)?;
     Ok(Box::new(AdvancedSession::default()))
 }
 
@@ -131,14 +130,6 @@ impl VenueSim for AdvancedSession {
     ) {
         let p = ov.symbol.unwrap_or(&spec.name);
         let time = rfc3339_micros(ts_ns);
-        let dec = |out: &mut String, v: i64, d: u32, raw: Option<&str>| match raw {
-            Some(raw) => out.push_str(raw),
-            None => {
-                out.push('"');
-                write_decimal(out, v, d);
-                out.push('"');
-            }
-        };
         // Writing to a String cannot fail.
         match *ev {
             Event::Trade {
@@ -158,9 +149,9 @@ impl VenueSim for AdvancedSession {
                     }
                 }
                 let _ = write!(out, r#","product_id":"{p}","price":"#);
-                dec(out, price, PRICE_DECIMALS, ov.price);
+                push_decimal(out, price, PRICE_DECIMALS, true, ov.price);
                 out.push_str(r#","size":"#);
-                dec(out, qty, QTY_DECIMALS, None);
+                push_decimal(out, qty, QTY_DECIMALS, true, None);
                 // The maker's side.
                 let side = if buyer_maker { "BUY" } else { "SELL" };
                 let _ = write!(out, r#","side":"{side}","time":"{time}"}}]}}]}}"#);
@@ -188,15 +179,15 @@ impl VenueSim for AdvancedSession {
                     out,
                     r#","events":[{{"type":"update","tickers":[{{"type":"ticker","product_id":"{p}","price":"#
                 );
-                dec(out, bid, PRICE_DECIMALS, None);
+                push_decimal(out, bid, PRICE_DECIMALS, true, None);
                 out.push_str(r#","best_bid":"#);
-                dec(out, bid, PRICE_DECIMALS, ov.price);
+                push_decimal(out, bid, PRICE_DECIMALS, true, ov.price);
                 out.push_str(r#","best_bid_quantity":"#);
-                dec(out, bid_qty, QTY_DECIMALS, None);
+                push_decimal(out, bid_qty, QTY_DECIMALS, true, None);
                 out.push_str(r#","best_ask":"#);
-                dec(out, ask, PRICE_DECIMALS, None);
+                push_decimal(out, ask, PRICE_DECIMALS, true, None);
                 out.push_str(r#","best_ask_quantity":"#);
-                dec(out, ask_qty, QTY_DECIMALS, None);
+                push_decimal(out, ask_qty, QTY_DECIMALS, true, None);
                 out.push_str("}]}]}");
             }
         }

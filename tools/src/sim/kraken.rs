@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::generator::{write_decimal, Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
+use super::generator::{Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
 use super::venue::{
-    find_symbol, rfc3339_micros, FileTrade, Overrides, Reply, Subscribed, VenueSim,
+    expect_path, find_symbol, push_decimal, rfc3339_micros, FileTrade, Overrides, Reply,
+    Subscribed, VenueSim,
 };
 
 /// The path of Kraken's v2 endpoint.
@@ -25,9 +26,7 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// A session for a client that asked for `path`.
 pub(crate) fn open(path: &str, _specs: &[SymbolSpec]) -> Result<Box<dyn VenueSim>, String> {
-    if path.split('?').next() != Some(PATH) {
-        return Err(format!("unknown path '{path}': use {PATH}"));
-    }
+    expect_path(path, PATH)?;
     Ok(Box::new(KrakenSession::default()))
 }
 
@@ -147,10 +146,6 @@ impl VenueSim for KrakenSession {
         let s = ov.symbol.unwrap_or(&spec.name);
         let ts = rfc3339_micros(ts_ns);
         // Numbers, not strings: Kraken v2 sends prices and sizes as JSON numbers.
-        let num = |out: &mut String, v: i64, d: u32, raw: Option<&str>| match raw {
-            Some(raw) => out.push_str(raw),
-            None => write_decimal(out, v, d),
-        };
         // Writing to a String cannot fail.
         match *ev {
             Event::Trade {
@@ -166,9 +161,9 @@ impl VenueSim for KrakenSession {
                     out,
                     r#"{{"channel":"trade","type":"update","data":[{{"symbol":"{s}","side":"{side}","price":"#
                 );
-                num(out, price, PRICE_DECIMALS, ov.price);
+                push_decimal(out, price, PRICE_DECIMALS, false, ov.price);
                 out.push_str(r#","qty":"#);
-                num(out, qty, QTY_DECIMALS, None);
+                push_decimal(out, qty, QTY_DECIMALS, false, None);
                 out.push_str(r#","ord_type":"market","trade_id":"#);
                 match ov.id {
                     Some(raw) => out.push_str(raw),
@@ -189,13 +184,13 @@ impl VenueSim for KrakenSession {
                     out,
                     r#"{{"channel":"ticker","type":"update","data":[{{"symbol":"{s}","bid":"#
                 );
-                num(out, bid, PRICE_DECIMALS, ov.price);
+                push_decimal(out, bid, PRICE_DECIMALS, false, ov.price);
                 out.push_str(r#","bid_qty":"#);
-                num(out, bid_qty, QTY_DECIMALS, None);
+                push_decimal(out, bid_qty, QTY_DECIMALS, false, None);
                 out.push_str(r#","ask":"#);
-                num(out, ask, PRICE_DECIMALS, None);
+                push_decimal(out, ask, PRICE_DECIMALS, false, None);
                 out.push_str(r#","ask_qty":"#);
-                num(out, ask_qty, QTY_DECIMALS, None);
+                push_decimal(out, ask_qty, QTY_DECIMALS, false, None);
                 // The ticker has no id: a wrong-typed id goes into its time instead.
                 out.push_str(r#","timestamp":"#);
                 match ov.id {

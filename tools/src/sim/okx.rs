@@ -12,17 +12,17 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::generator::{write_decimal, Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
-use super::venue::{find_symbol, FileTrade, Overrides, Reply, Subscribed, VenueSim};
+use super::generator::{Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
+use super::venue::{
+    expect_path, find_symbol, push_decimal, FileTrade, Overrides, Reply, Subscribed, VenueSim,
+};
 
 /// The path of OKX's public endpoint.
 pub(crate) const PATH: &str = "/ws/v5/public";
 
 /// A session for a client that asked for `path` (`/ws/v5/public`).
 pub(crate) fn open(path: &str, _specs: &[SymbolSpec]) -> Result<Box<dyn VenueSim>, String> {
-    if path.split('?').next() != Some(PATH) {
-        return Err(format!("unknown path '{path}': use {PATH}"));
-    }
+    expect_path(path, PATH)?;
     Ok(Box::new(OkxSession::default()))
 }
 
@@ -137,14 +137,6 @@ impl VenueSim for OkxSession {
     ) {
         let inst = ov.symbol.unwrap_or(&spec.name);
         let ts = ts_ns / 1_000_000;
-        let dec = |out: &mut String, v: i64, d: u32, raw: Option<&str>| match raw {
-            Some(raw) => out.push_str(raw),
-            None => {
-                out.push('"');
-                write_decimal(out, v, d);
-                out.push('"');
-            }
-        };
         // Writing to a String cannot fail.
         match *ev {
             Event::Trade {
@@ -165,9 +157,9 @@ impl VenueSim for OkxSession {
                     }
                 }
                 out.push_str(r#","px":"#);
-                dec(out, price, PRICE_DECIMALS, ov.price);
+                push_decimal(out, price, PRICE_DECIMALS, true, ov.price);
                 out.push_str(r#","sz":"#);
-                dec(out, qty, QTY_DECIMALS, None);
+                push_decimal(out, qty, QTY_DECIMALS, true, None);
                 // The buyer made the market, so the taker sold.
                 let side = if buyer_maker { "sell" } else { "buy" };
                 let _ = write!(out, r#","side":"{side}","ts":"{ts}","count":"1"}}]}}"#);
@@ -187,13 +179,13 @@ impl VenueSim for OkxSession {
                     out,
                     r#"{{"arg":{{"channel":"tickers","instId":"{inst}"}},"data":[{{"instType":"SPOT","instId":"{inst}","askPx":"#
                 );
-                dec(out, ask, PRICE_DECIMALS, None);
+                push_decimal(out, ask, PRICE_DECIMALS, true, None);
                 out.push_str(r#","askSz":"#);
-                dec(out, ask_qty, QTY_DECIMALS, None);
+                push_decimal(out, ask_qty, QTY_DECIMALS, true, None);
                 out.push_str(r#","bidPx":"#);
-                dec(out, bid, PRICE_DECIMALS, ov.price);
+                push_decimal(out, bid, PRICE_DECIMALS, true, ov.price);
                 out.push_str(r#","bidSz":"#);
-                dec(out, bid_qty, QTY_DECIMALS, None);
+                push_decimal(out, bid_qty, QTY_DECIMALS, true, None);
                 let _ = write!(out, r#","ts":"{ts}"}}]}}"#);
             }
             Event::Quote {
@@ -208,13 +200,13 @@ impl VenueSim for OkxSession {
                     out,
                     r#"{{"arg":{{"channel":"bbo-tbt","instId":"{inst}"}},"data":[{{"asks":[["#
                 );
-                dec(out, ask, PRICE_DECIMALS, None);
+                push_decimal(out, ask, PRICE_DECIMALS, true, None);
                 out.push(',');
-                dec(out, ask_qty, QTY_DECIMALS, None);
+                push_decimal(out, ask_qty, QTY_DECIMALS, true, None);
                 out.push_str(r#","0","1"]],"bids":[["#);
-                dec(out, bid, PRICE_DECIMALS, ov.price);
+                push_decimal(out, bid, PRICE_DECIMALS, true, ov.price);
                 out.push(',');
-                dec(out, bid_qty, QTY_DECIMALS, None);
+                push_decimal(out, bid_qty, QTY_DECIMALS, true, None);
                 let _ = write!(out, r#","0","1"]],"ts":"{ts}","seqId":"#);
                 match ov.id {
                     Some(raw) => out.push_str(raw),

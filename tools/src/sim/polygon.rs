@@ -10,17 +10,17 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::generator::{write_decimal, Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
-use super::venue::{find_symbol, FileTrade, Overrides, Reply, Subscribed, VenueSim};
+use super::generator::{Event, SymbolSpec, PRICE_DECIMALS, QTY_DECIMALS};
+use super::venue::{
+    expect_path, find_symbol, push_decimal, FileTrade, Overrides, Reply, Subscribed, VenueSim,
+};
 
 /// The path of Polygon's stocks endpoint.
 pub(crate) const PATH: &str = "/stocks";
 
 /// A session for a client that asked for `path`.
 pub(crate) fn open(path: &str, _specs: &[SymbolSpec]) -> Result<Box<dyn VenueSim>, String> {
-    if path.split('?').next() != Some(PATH) {
-        return Err(format!("unknown path '{path}': use {PATH}"));
-    }
+    expect_path(path, PATH)?;
     Ok(Box::new(PolygonSession::default()))
 }
 
@@ -128,10 +128,6 @@ impl VenueSim for PolygonSession {
         let sym = ov.symbol.unwrap_or(&spec.name);
         let t = ts_ns / 1_000_000;
         let q = self.next_seq();
-        let num = |out: &mut String, v: i64, d: u32, raw: Option<&str>| match raw {
-            Some(raw) => out.push_str(raw),
-            None => write_decimal(out, v, d),
-        };
         // Writing to a String cannot fail.
         match *ev {
             Event::Trade { id, price, qty, .. } => {
@@ -143,9 +139,9 @@ impl VenueSim for PolygonSession {
                     }
                 }
                 out.push_str(r#","z":3,"p":"#);
-                num(out, price, PRICE_DECIMALS, ov.price);
+                push_decimal(out, price, PRICE_DECIMALS, false, ov.price);
                 out.push_str(r#","s":"#);
-                num(out, qty, QTY_DECIMALS, None);
+                push_decimal(out, qty, QTY_DECIMALS, false, None);
                 let _ = write!(out, r#","c":[0],"t":{t},"q":{q}}}]"#);
             }
             Event::Quote {
@@ -156,13 +152,13 @@ impl VenueSim for PolygonSession {
                 ..
             } => {
                 let _ = write!(out, r#"[{{"ev":"Q","sym":"{sym}","bx":4,"bp":"#);
-                num(out, bid, PRICE_DECIMALS, ov.price);
+                push_decimal(out, bid, PRICE_DECIMALS, false, ov.price);
                 out.push_str(r#","bs":"#);
-                num(out, bid_qty, QTY_DECIMALS, None);
+                push_decimal(out, bid_qty, QTY_DECIMALS, false, None);
                 out.push_str(r#","ax":7,"ap":"#);
-                num(out, ask, PRICE_DECIMALS, None);
+                push_decimal(out, ask, PRICE_DECIMALS, false, None);
                 out.push_str(r#","as":"#);
-                num(out, ask_qty, QTY_DECIMALS, None);
+                push_decimal(out, ask_qty, QTY_DECIMALS, false, None);
                 let _ = write!(out, r#","c":0,"t":{t},"q":"#);
                 match ov.id {
                     Some(raw) => out.push_str(raw),

@@ -155,6 +155,37 @@ impl Subscribed {
     }
 }
 
+/// Appends `v` (in 10^-`decimals` units) as a JSON string (`quoted`) or a JSON number;
+/// `raw`, when set, is appended instead (fault injection).
+pub(crate) fn push_decimal(
+    out: &mut String,
+    v: i64,
+    decimals: u32,
+    quoted: bool,
+    raw: Option<&str>,
+) {
+    if let Some(raw) = raw {
+        out.push_str(raw);
+        return;
+    }
+    if quoted {
+        out.push('"');
+    }
+    super::generator::write_decimal(out, v, decimals);
+    if quoted {
+        out.push('"');
+    }
+}
+
+/// `Ok` when the handshake asked for `path` (a query is ignored), else the HTTP error.
+pub(crate) fn expect_path(path: &str, expected: &str) -> Result<(), String> {
+    if path.split('?').next() == Some(expected) {
+        Ok(())
+    } else {
+        Err(format!("unknown path '{path}': use {expected}"))
+    }
+}
+
 /// The index of the symbol named `name` (exact match).
 pub(crate) fn find_symbol(specs: &[SymbolSpec], name: &str) -> Option<usize> {
     specs.iter().position(|s| s.name == name)
