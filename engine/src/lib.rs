@@ -12,6 +12,7 @@ pub mod backpressure;
 pub mod clock;
 pub mod fixed;
 pub mod frame;
+pub mod journal;
 pub mod layout;
 pub mod patterns;
 pub mod prefetch;
