@@ -323,11 +323,7 @@ impl VenueAdapter for BybitAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        self.base.check_len(frame)?;
-        let Value::Object(top) = json::parse(frame).map_err(|_| RejectReason::MalformedJson)?
-        else {
-            return Err(RejectReason::NotAnObject);
-        };
+        let top = self.base.object(frame)?;
         let [topic, kind, ts, data, op] = fields(&top, &["topic", "type", "ts", "data", "op"])?;
         if let Some(topic) = present(topic) {
             let Value::String(topic) = topic else {

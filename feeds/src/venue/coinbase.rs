@@ -206,11 +206,7 @@ impl VenueAdapter for CoinbaseAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        self.base.check_len(frame)?;
-        let Value::Object(obj) = json::parse(frame).map_err(|_| RejectReason::MalformedJson)?
-        else {
-            return Err(RejectReason::NotAnObject);
-        };
+        let obj = self.base.object(frame)?;
         let [kind] = fields(&obj, &["type"])?;
         let kind = string(present(kind), "type")?.to_cow();
         match kind.as_ref() {

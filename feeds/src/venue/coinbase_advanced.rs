@@ -240,11 +240,7 @@ impl VenueAdapter for CoinbaseAdvancedAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        self.base.check_len(frame)?;
-        let Value::Object(top) = json::parse(frame).map_err(|_| RejectReason::MalformedJson)?
-        else {
-            return Err(RejectReason::NotAnObject);
-        };
+        let top = self.base.object(frame)?;
         let [channel, timestamp, seq, events, kind, message] = fields(
             &top,
             &[

@@ -213,11 +213,7 @@ impl VenueAdapter for KrakenAdapter {
         recv_ts: i64,
         out: &mut dyn FnMut(AdapterEvent),
     ) -> Result<(), RejectReason> {
-        self.base.check_len(frame)?;
-        let Value::Object(top) = json::parse(frame).map_err(|_| RejectReason::MalformedJson)?
-        else {
-            return Err(RejectReason::NotAnObject);
-        };
+        let top = self.base.object(frame)?;
         let [channel, method, data] = fields(&top, &["channel", "method", "data"])?;
         if let Some(method) = present(method) {
             let Value::String(method) = method else {

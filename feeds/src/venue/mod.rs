@@ -365,6 +365,17 @@ impl AdapterBase {
         }
     }
 
+    /// The frame as one JSON object, after the length check: [`RejectReason::Oversized`],
+    /// [`RejectReason::MalformedJson`] or [`RejectReason::NotAnObject`] otherwise.
+    #[inline]
+    pub(crate) fn object<'a>(&self, frame: &'a [u8]) -> Result<json::Object<'a>, RejectReason> {
+        self.check_len(frame)?;
+        match json::parse(frame).map_err(|_| RejectReason::MalformedJson)? {
+            json::Value::Object(o) => Ok(o),
+            _ => Err(RejectReason::NotAnObject),
+        }
+    }
+
     /// The id of the symbol named by the string field `v` (`field` for the reasons).
     #[inline]
     pub(crate) fn symbol(
