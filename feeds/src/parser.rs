@@ -123,16 +123,7 @@ impl ParserStage {
 /// quoted subject when there is one (`unknown stream 'nopeusdt@trade'` → `nopeusdt@trade`),
 /// else the message itself. The full message goes to the log.
 fn error_subject(message: &str) -> &str {
-    for q in ['\'', '"'] {
-        if let Some(start) = message.find(q) {
-            if let Some(len) = message[start + 1..].find(q) {
-                if len > 0 {
-                    return &message[start + 1..start + 1 + len];
-                }
-            }
-        }
-    }
-    message
+    crate::venue::quoted_name(message).unwrap_or(message)
 }
 
 fn status_record(

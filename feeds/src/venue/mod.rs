@@ -337,6 +337,16 @@ pub fn adapter_for(
     })
 }
 
+/// The name a venue's error message gives in single or double quotes
+/// (`unknown stream 'nopeusdt@trade'` → `nopeusdt@trade`), if any.
+pub(crate) fn quoted_name(message: &str) -> Option<&str> {
+    ['\'', '"'].into_iter().find_map(|q| {
+        let start = message.find(q)? + 1;
+        let len = message[start..].find(q)?;
+        (len > 0).then(|| &message[start..start + len])
+    })
+}
+
 /// What every adapter keeps: its venue id, its venue's symbols and its frame-length
 /// limit, with the checks built on them.
 pub(crate) struct AdapterBase {

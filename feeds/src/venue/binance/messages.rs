@@ -15,7 +15,7 @@ use tickforge_engine::record::{QuoteRecord, Side, TradeRecord};
 
 use super::super::fields::fields;
 use super::super::json::{Number, Object, Value};
-use super::super::{AdapterEvent, ControlEvent, RejectReason, SymbolIndex};
+use super::super::{quoted_name, AdapterEvent, ControlEvent, RejectReason, SymbolIndex};
 
 /// Everything a frame's normalization needs besides the frame.
 pub(super) struct Ctx<'a> {
@@ -297,7 +297,7 @@ fn control_reply(obj: Object<'_>) -> Result<ControlEvent, RejectReason> {
             let message = message(msg);
             ControlEvent::VenueError {
                 code: error_code(code)?,
-                subject: quoted(&message),
+                subject: quoted_name(&message).map(str::to_owned),
                 message,
                 id,
             }
@@ -307,7 +307,7 @@ fn control_reply(obj: Object<'_>) -> Result<ControlEvent, RejectReason> {
             let message = message(msg);
             ControlEvent::VenueError {
                 code: error_code(code)?,
-                subject: quoted(&message),
+                subject: quoted_name(&message).map(str::to_owned),
                 message,
                 id,
             }
@@ -328,14 +328,6 @@ fn control_reply(obj: Object<'_>) -> Result<ControlEvent, RejectReason> {
             },
         },
     })
-}
-
-/// What a Binance error message names in quotes (`unknown stream 'nopeusdt@trade'` →
-/// `nopeusdt@trade`).
-fn quoted(message: &str) -> Option<String> {
-    let start = message.find('\'')? + 1;
-    let len = message[start..].find('\'')?;
-    (len > 0).then(|| message[start..start + len].to_owned())
 }
 
 pub(super) fn ignored(what: &'static str) -> AdapterEvent {
