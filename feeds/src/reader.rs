@@ -40,6 +40,8 @@ pub struct FeedSpec {
     /// Reconnect after the connection closes; when false the feed ends instead (finite
     /// inputs such as a tick file served by the simulator).
     pub reconnect: bool,
+    /// For `wss://`: extra CA certificates (PEM) trusted besides the platform's roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Reconnect backoff: first delay, growth factor, cap.
@@ -183,7 +185,7 @@ impl ReaderStage {
             f.conn_id = conn_id;
             let result = match &f.endpoint {
                 Some(e) => Ok(e.clone()),
-                None => Endpoint::parse(&f.spec.url),
+                None => Endpoint::parse_with_ca(&f.spec.url, f.spec.ca_file.as_deref()),
             }
             .and_then(|e| {
                 f.endpoint = Some(e.clone());

@@ -274,6 +274,9 @@ pub struct FeedSection {
     /// Interval of the venue's application-level ping (OKX, Bybit) in ms; default the
     /// venue's own (OKX 25 s, Bybit 20 s). Ignored for venues without one.
     pub keepalive_ms: Option<u64>,
+    /// For `wss://`: a PEM file of extra CA certificates trusted besides the platform's
+    /// web roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for FeedSection {
@@ -291,6 +294,7 @@ impl Default for FeedSection {
             max_frame_bytes: 256 << 10,
             reconnect: true,
             keepalive_ms: None,
+            ca_file: None,
         }
     }
 }

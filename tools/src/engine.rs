@@ -153,7 +153,8 @@ impl Engine {
                 (_, "") => adapter.default_url().to_owned(),
                 _ => f.url.clone(),
             };
-            Endpoint::parse(&url).with_context(|| format!("feed {:?}", f.name))?;
+            Endpoint::parse_with_ca(&url, f.ca_file.as_deref())
+                .with_context(|| format!("feed {:?}", f.name))?;
             let mut subscribe = adapter.login_messages();
             subscribe.extend(adapter.subscribe_messages(&subs, 1));
             specs.push(FeedSpec {
@@ -169,6 +170,7 @@ impl Engine {
                 clock_interval: Duration::from_millis(f.clock_interval_ms),
                 max_frame: f.max_frame_bytes,
                 reconnect: f.reconnect,
+                ca_file: f.ca_file.clone(),
             });
             adapters.push(adapter);
         }

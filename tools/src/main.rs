@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tickforge::config::Config;
 use tickforge::engine::{Engine, StartOptions, LATENCY_RECENT, LATENCY_TOTAL};
-use tickforge::sim::{SimConfig, SimServer};
+use tickforge::sim::{FaultArgs, SimConfig, SimServer};
 use tickforge::{stat, tail};
 use tickforge_engine::shm::StatsReader;
 use tickforge_replay::export::ExportFormat;
@@ -78,6 +78,9 @@ enum Command {
         /// Stop after this many seconds.
         #[arg(long)]
         duration: Option<f64>,
+        /// Faults to inject.
+        #[command(flatten)]
+        faults: FaultArgs,
     },
     /// Print events from a running engine's shared memory.
     Tail(tail::TailArgs),
@@ -148,6 +151,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             malformed_rate,
             duration,
+            faults,
         } => {
             let venue_id = tickforge_engine::symbol::venue::from_name(&venue)
                 .with_context(|| format!("unknown venue {venue:?}"))?;
@@ -162,6 +166,7 @@ fn main() -> anyhow::Result<()> {
             if !symbols.is_empty() {
                 sc.symbols = symbols;
             }
+            faults.apply(&mut sc);
             let server = SimServer::start(sc).context("starting the simulator")?;
             eprintln!("{venue} simulator listening on {}", server.url());
             let stop = ctrl_c_flag()?;

@@ -73,6 +73,7 @@ mod coinbase;
 mod coinbase_advanced;
 #[cfg(test)]
 mod conformance;
+mod faults;
 pub mod generator;
 mod kraken;
 mod malformed;
@@ -90,6 +91,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use faults::FaultArgs;
 pub use generator::{SymbolSpec, DEFAULT_SYMBOLS, PRICE_DECIMALS, QTY_DECIMALS};
 pub use malformed::MalformedKind;
 pub use tickfile::tick_file_symbols;
