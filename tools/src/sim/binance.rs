@@ -340,6 +340,11 @@ impl VenueSim for Session {
     fn wrong_type_id(&self) -> &'static str {
         r#""x""#
     }
+
+    /// Sent bare, outside the `{"stream":..,"data":..}` wrapper, on both endpoints.
+    fn shutdown_notice(&self, now_ms: u64) -> Option<String> {
+        Some(format!(r#"{{"e":"serverShutdown","E":{now_ms}}}"#))
+    }
 }
 
 /// Appends the frame for `ev`, wrapped when `combined`, with `ov` replacing fields.
@@ -601,6 +606,23 @@ mod tests {
         assert!(!r.is_error);
         assert!(sess.trade_symbols().is_empty());
         assert!(sess.has_subscriptions());
+    }
+
+    #[test]
+    fn shutdown_notice_reads_as_one() {
+        use crate::sim::conformance::{parse, setup};
+        use tickforge_engine::symbol::venue;
+        use tickforge_feeds::venue::{AdapterEvent, ControlEvent};
+        let (s, mut a) = setup(venue::BINANCE);
+        let sess = Session::new(parse_path("/stream", &s).unwrap());
+        let notice = sess.shutdown_notice(1_770_123_456_789).unwrap();
+        assert_eq!(notice, r#"{"e":"serverShutdown","E":1770123456789}"#);
+        assert_eq!(
+            parse(a.as_mut(), &notice).unwrap(),
+            vec![AdapterEvent::Control(ControlEvent::ServerShutdown {
+                exch_ts: 1_770_123_456_789_000_000
+            })]
+        );
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //! A [`Market`] is fully determined by its seed and by the sequence of calls made on it,
 //! so two markets built from the same seed and asked for the same streams produce the same
 //! events.
+//!
+//! Trade-id gaps ([`Market::with_id_gaps`]) are drawn from a second generator, so the
+//! prices, sizes and sides are the same with or without them; only the ids differ.
 
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -45,6 +48,9 @@ const KNOWN: &[(&str, i64, i64, i64)] = &[
     ("DOGEUSDT", 1_000, 100_000_000, 15_000), // 0.00001, 1, 0.15000
     ("AVAXUSDT", 1_000_000, 1_000_000, 3_500), // 0.01, 0.01, 35.00
 ];
+
+/// The largest number of ids one trade-id gap skips ([`Market::with_id_gaps`]).
+pub const MAX_ID_GAP: u64 = 5;
 
 /// The default symbol list: eight liquid Binance spot pairs.
 pub const DEFAULT_SYMBOLS: [&str; 8] = [
@@ -88,7 +94,7 @@ pub enum Event {
     Trade {
         /// Index of the symbol in the market's spec list.
         symbol: usize,
-        /// Trade id: 1, 2, 3, … per symbol.
+        /// Trade id: 1, 2, 3, … per symbol (with gaps when [`Market::with_id_gaps`]).
         id: u64,
         /// Price, a whole number of ticks.
         price: i64,
@@ -133,12 +139,22 @@ struct SymbolState {
     next_update_id: u64,
 }
 
+/// Trade-id gap injection: a probability and its own generator.
+#[derive(Debug, Clone)]
+struct IdGaps {
+    rate: f64,
+    rng: Pcg64Mcg,
+}
+
 /// A seeded synthetic market over a list of symbols.
 #[derive(Debug, Clone)]
 pub struct Market {
     specs: Vec<SymbolSpec>,
     states: Vec<SymbolState>,
     rng: Pcg64Mcg,
+    gaps: Option<IdGaps>,
+    /// Ids skipped just before the last trade produced (0 after a quote).
+    last_skipped: u64,
 }
 
 impl Market {
@@ -156,7 +172,31 @@ impl Market {
                 next_update_id: rng.random_range(1_000_000..10_000_000),
             })
             .collect();
-        Market { specs, states, rng }
+        Market {
+            specs,
+            states,
+            rng,
+            gaps: None,
+            last_skipped: 0,
+        }
+    }
+
+    /// This market with trade-id gaps: each trade but a symbol's first skips ahead with
+    /// probability `rate` (clamped to 0..=1), its id jumping by `1 + g` with `g` drawn
+    /// uniformly from `1..=`[`MAX_ID_GAP`]. The draws come from a generator seeded by
+    /// `seed`, so the walk itself is unchanged. A rate of 0 means no gaps.
+    pub fn with_id_gaps(mut self, rate: f64, seed: u64) -> Market {
+        self.gaps = (rate > 0.0).then(|| IdGaps {
+            rate: rate.min(1.0),
+            rng: Pcg64Mcg::seed_from_u64(seed),
+        });
+        self
+    }
+
+    /// How many ids the last event produced skipped: `g` when it was a trade whose id
+    /// jumped by `1 + g`, otherwise 0.
+    pub fn last_skipped(&self) -> u64 {
+        self.last_skipped
     }
 
     /// The symbols, in index order.
@@ -203,8 +243,15 @@ impl Market {
         } else {
             st.bid_ticks + st.spread_ticks
         };
-        let id = st.next_trade_id;
-        st.next_trade_id += 1;
+        let mut skipped = 0;
+        if let Some(g) = self.gaps.as_mut().filter(|_| st.next_trade_id > 1) {
+            if g.rng.random_bool(g.rate) {
+                skipped = g.rng.random_range(1..=MAX_ID_GAP);
+            }
+        }
+        self.last_skipped = skipped;
+        let id = st.next_trade_id + skipped;
+        st.next_trade_id = id + 1;
         Event::Trade {
             symbol,
             id,
@@ -224,6 +271,7 @@ impl Market {
         st.ask_lots = ask_lots;
         let update_id = st.next_update_id;
         st.next_update_id += 1;
+        self.last_skipped = 0;
         self.book(symbol, update_id)
     }
 
@@ -394,6 +442,61 @@ mod tests {
         let differs =
             (0..100).any(|_| a.next_event(&[0], &[0], 0.5) != c.next_event(&[0], &[0], 0.5));
         assert!(differs);
+    }
+
+    #[test]
+    fn id_gaps_skip_ids_and_leave_the_walk_alone() {
+        let mut plain = Market::new(specs(), 9);
+        let mut gappy = Market::new(specs(), 9).with_id_gaps(0.2, 77);
+        let mut next_id = [1u64; 2];
+        let (mut gaps, mut skipped) = (0u64, 0u64);
+        for _ in 0..5_000 {
+            let a = plain.next_event(&[0, 1], &[1], 0.3).unwrap();
+            let b = gappy.next_event(&[0, 1], &[1], 0.3).unwrap();
+            match (a, b) {
+                (
+                    Event::Trade {
+                        symbol,
+                        price,
+                        qty,
+                        buyer_maker,
+                        ..
+                    },
+                    Event::Trade {
+                        symbol: s2,
+                        id,
+                        price: p2,
+                        qty: q2,
+                        buyer_maker: m2,
+                    },
+                ) => {
+                    assert_eq!((symbol, price, qty, buyer_maker), (s2, p2, q2, m2));
+                    let g = gappy.last_skipped();
+                    assert!(g <= MAX_ID_GAP);
+                    assert_eq!(id, next_id[symbol] + g);
+                    if next_id[symbol] == 1 {
+                        assert_eq!(g, 0, "a first trade never skips");
+                    }
+                    next_id[symbol] = id + 1;
+                    gaps += u64::from(g > 0);
+                    skipped += g;
+                }
+                (a, b) => {
+                    assert_eq!(a, b);
+                    assert_eq!(gappy.last_skipped(), 0);
+                }
+            }
+        }
+        assert!((500..1_000).contains(&gaps), "{gaps}");
+        assert!(
+            skipped >= gaps * 2 && skipped <= gaps * 4,
+            "{skipped} over {gaps}"
+        );
+        let mut none = Market::new(specs(), 9).with_id_gaps(0.0, 77);
+        for _ in 0..1_000 {
+            let _ = none.next_event(&[0], &[], 0.0);
+            assert_eq!(none.last_skipped(), 0);
+        }
     }
 
     #[test]

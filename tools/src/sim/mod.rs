@@ -11,15 +11,89 @@
 //! * streams `<symbol>@trade` and `<symbol>@bookTicker` for the configured symbols, and data
 //!   only for the streams a connection subscribed to;
 //! * a WebSocket ping every [`SimConfig::ping_interval`], pongs counted in [`SimStats`];
-//! * optional malformed frames ([`MalformedKind`]) at [`SimConfig::malformed_rate`].
+//! * faults injected on purpose ([`SimConfig::faults`], see [Faults](#faults)), malformed
+//!   frames ([`MalformedKind`]) at [`SimConfig::malformed_rate`] among them.
 //!
-//! Each connection runs its own seeded [`generator::Market`]: prices are a random walk of
-//! integer ticks, trade ids run 1, 2, 3, … per symbol, and the same seed and subscriptions
-//! give the same sequence of messages on every run and every connection (a subscription
-//! change in mid-stream changes the sequence from that point on). Malformed frames come from
-//! a second seeded generator and never consume market state, so the well-formed messages
-//! are the same with or without them. Timestamps (`E`, `T`) are the wall clock at send
-//! time.
+//! By default each connection runs its own seeded [`generator::Market`]: prices are a
+//! random walk of integer ticks, trade ids run 1, 2, 3, … per symbol (starting over at 1
+//! on every new connection), and the same seed and subscriptions give the same sequence of
+//! messages on every run, every connection and every server: two servers with the same
+//! seed, symbols and quote ratio send a client subscribed to the same streams the same
+//! trades (ids, prices, sizes) in the same order (a subscription change in mid-stream
+//! changes the sequence from that point on). Malformed frames come from a second seeded
+//! generator and never consume market state, so the well-formed messages are the same with
+//! or without them. Timestamps (`E`, `T`) are the wall clock at send time. With
+//! [`SimConfig::continue_ids`] all connections share one market instead, see [One market
+//! for all connections](#one-market-for-all-connections).
+//!
+//! # Faults
+//!
+//! [`FaultConfig`] (command line: [`FaultArgs`]) lists what the server breaks on purpose;
+//! each fault is off by default and counted in [`SimStats`]. Counts ("after N") are data
+//! frames sent on the connection, malformed ones included; times run from the end of the
+//! connection's handshake. Every connection gets the same faults at the same points of its
+//! own life.
+//!
+//! * **Disconnect** ([`FaultConfig::disconnect_after`], [`FaultConfig::disconnect_every`]):
+//!   after exactly N data frames, or T after the handshake, the server closes the
+//!   connection ([`SimStats::disconnects`]). How depends on [`FaultConfig::close_style`]
+//!   ([`CloseStyle`]): a Close frame (1001, `"simulated disconnect"`) and the client's
+//!   reply; or abruptly, a TCP FIN without a Close frame, once everything queued is written;
+//!   or a TCP reset (RST, `SO_LINGER` 0), which may lose bytes in flight.
+//! * **Stall** ([`FaultConfig::stall_after`] once, [`FaultConfig::stall_every`]
+//!   periodically, each lasting [`FaultConfig::stall_for`]): nothing at all is sent (data,
+//!   pings, heartbeats, replies) and requests are not read, while the TCP connection stays
+//!   open; then the connection resumes ([`SimStats::stalls`]). A connection's own market
+//!   does not make up for the stalled time; the shared market's position catches up.
+//! * **Slow handshake** ([`FaultConfig::handshake_delay`]): the HTTP 101 response is sent
+//!   that long after the upgrade request was read ([`SimStats::delayed_handshakes`]).
+//! * **Malformed frames** ([`SimConfig::malformed_rate`]): a data frame is replaced by a
+//!   broken one ([`MalformedKind`]; [`SimStats::malformed`]).
+//! * **Bursts** ([`FaultConfig::burst_every`], [`FaultConfig::burst_len`],
+//!   [`FaultConfig::burst_factor`]): every P, for D, data goes out at k times
+//!   [`SimConfig::rate`]; the first burst starts at P ([`SimStats::bursts`] counts the
+//!   windows each subscribed connection saw).
+//! * **Trade-id gaps** ([`FaultConfig::id_gap_rate`]): with probability p a trade's id
+//!   jumps by `1 + g`, `g` in `1..=`[`generator::MAX_ID_GAP`] ([`SimStats::id_gaps`],
+//!   [`SimStats::ids_skipped`]); prices and sizes are unchanged. The gaps come from their
+//!   own seeded generator, so servers with the same seed skip the same ids. On Binance,
+//!   Coinbase and Kraken, whose ids are consecutive, the engine counts each as a gap; OKX
+//!   and Bybit ids may skip anyway, so there they are not gaps to the engine.
+//! * **Server-shutdown notice** ([`FaultConfig::shutdown_after`],
+//!   [`FaultConfig::shutdown_after_time`]): after N data frames or T, the venue's notice is
+//!   sent (Binance `{"e":"serverShutdown","E":<ms>}`, bare even on `/stream`; OKX
+//!   `{"event":"notice","code":"64008",…}`), data keeps flowing for
+//!   [`FaultConfig::shutdown_grace`], then the connection is closed in the configured style
+//!   (Close frame 1001, `"server shutdown"`) ([`SimStats::shutdown_notices`]). The other
+//!   venues have no such notice and ignore the setting.
+//!
+//! With a tick file, disconnects, stalls, slow handshakes and shutdown notices apply;
+//! bursts, id gaps and the shared market do not.
+//!
+//! # One market for all connections
+//!
+//! With [`SimConfig::continue_ids`] the server runs one market for all its connections,
+//! advancing with wall time from an epoch ([`SimConfig::epoch_ms`], default the server's
+//! start): event `k` of a single seeded sequence over every symbol (trades and quotes
+//! mixed by `quote_ratio`) falls due at the `k`-th slot of [`SimConfig::rate`] (bursts
+//! included) after the epoch, and carries that instant as its timestamp. So:
+//!
+//! * `rate` is the whole market's rate, not a connection's: a connection gets the events
+//!   of the streams it subscribed to, a share of it;
+//! * trade ids are per symbol across connections: a client that reconnects continues where
+//!   the market is now (the ids in between were traded while it was away), instead of
+//!   starting over at 1;
+//! * servers with the same seed, symbols, quote ratio, rate, bursts, id-gap rate and epoch
+//!   send the same events (ids, prices, sizes, timestamps) at the same instants, so a
+//!   primary and a backup started together carry the same trade ids: a client of both
+//!   that keeps the first copy of each id loses nothing when the primary dies;
+//! * a connection joins at the next event due when it first subscribes, gets every later
+//!   event of its streams in order, and when it cannot send (a full socket, a stall)
+//!   catches up afterwards at up to 50 ms of events per round; with no subscription left
+//!   it rejoins at the present.
+//!
+//! A server started long after the epoch first draws every event since (at most
+//! 50 million); malformed frames go out just before an event instead of in its place.
 //!
 //! # Serving a tick file
 //!
@@ -73,13 +147,16 @@ mod coinbase;
 mod coinbase_advanced;
 #[cfg(test)]
 mod conformance;
+mod disrupt;
 mod faults;
 pub mod generator;
 mod kraken;
 mod malformed;
 mod okx;
 mod polygon;
+mod schedule;
 mod server;
+mod shared_market;
 pub mod tickfile;
 pub(crate) mod venue;
 
@@ -91,7 +168,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use faults::FaultArgs;
+pub use faults::{CloseStyle, FaultArgs, FaultConfig};
 pub use generator::{SymbolSpec, DEFAULT_SYMBOLS, PRICE_DECIMALS, QTY_DECIMALS};
 pub use malformed::MalformedKind;
 pub use tickfile::tick_file_symbols;
@@ -109,7 +186,8 @@ pub struct SimConfig {
     /// [`SimConfig::generated_symbols`].
     pub symbols: Vec<String>,
     /// Data messages per second per connection, across all its subscribed streams
-    /// (default 2000). 0 sends no data.
+    /// (default 2000). 0 sends no data. With [`SimConfig::continue_ids`]: events per
+    /// second of the whole shared market, of which a connection gets its streams' share.
     pub rate: u64,
     /// Fraction of data messages that are `bookTicker` quotes, the rest being trades
     /// (default 0.5). Applies when a connection subscribes to both kinds.
@@ -139,6 +217,17 @@ pub struct SimConfig {
     /// `timeUnit=MICROSECOND` in the URL query they are `floor(ts_ns / 1_000)` µs. See the
     /// [module docs](self) for the whole behaviour.
     pub tick_file: Option<PathBuf>,
+    /// Faults to inject (default: none). See the [module docs](self#faults).
+    pub faults: FaultConfig,
+    /// One market shared by all connections over time, instead of one per connection
+    /// (default `false`): trade ids continue across reconnects, and servers with the same
+    /// settings and [`SimConfig::epoch_ms`] send the same events at the same times. See
+    /// the [module docs](self#one-market-for-all-connections). Ignored with a tick file.
+    pub continue_ids: bool,
+    /// With [`SimConfig::continue_ids`]: the origin of the shared market's clock, in
+    /// milliseconds since the Unix epoch. `None`: the server's start. Servers meant to
+    /// send the same trades must share it.
+    pub epoch_ms: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -154,6 +243,9 @@ impl Default for SimConfig {
             ping_interval: Duration::from_secs(20),
             max_messages: None,
             tick_file: None,
+            faults: FaultConfig::default(),
+            continue_ids: false,
+            epoch_ms: None,
         }
     }
 }
@@ -209,7 +301,7 @@ impl SimConfig {
                 self.malformed_rate
             ));
         }
-        Ok(())
+        self.faults.validate()
     }
 }
 
@@ -226,6 +318,44 @@ pub fn default_symbols(venue_id: u8) -> Vec<String> {
         .iter()
         .map(|s| venue_spelling(venue_id, s))
         .collect()
+}
+
+/// At most this many events of the shared market are drawn to bring it from its epoch to
+/// the present when a server starts (about 4 s in an optimized build; 7 hours at 2000
+/// events per second).
+const MAX_FAST_FORWARD: u64 = 50_000_000;
+
+/// The market shared by all connections of a server with `continue_ids`, brought up to
+/// the present.
+fn shared_market(
+    cfg: &SimConfig,
+    specs: &[SymbolSpec],
+    schedule: schedule::Schedule,
+) -> io::Result<shared_market::SharedMarket> {
+    let now = server::now_ns();
+    let epoch_ns = match cfg.epoch_ms {
+        Some(ms) => ms.saturating_mul(1_000_000),
+        None => now,
+    };
+    let market = shared_market::SharedMarket::new(
+        server::new_market(cfg, specs.to_vec()),
+        schedule,
+        cfg.quote_ratio,
+        epoch_ns,
+    );
+    let behind = market.due(now);
+    if behind > MAX_FAST_FORWARD {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "sim: epoch_ms {} is too far in the past: {behind} events to catch up at \
+                 this rate (at most {MAX_FAST_FORWARD})",
+                epoch_ns / 1_000_000
+            ),
+        ));
+    }
+    market.advance(now);
+    Ok(market)
 }
 
 /// A snapshot of the simulator's counters, summed over all connections.
@@ -253,6 +383,23 @@ pub struct SimStats {
     pub requests: u64,
     /// Error replies sent (invalid JSON, invalid request, unknown stream, …).
     pub error_replies: u64,
+    /// Connections closed by a disconnect fault ([`FaultConfig::disconnect_after`],
+    /// [`FaultConfig::disconnect_every`]).
+    pub disconnects: u64,
+    /// Stalls begun ([`FaultConfig::stall_after`], [`FaultConfig::stall_every`]).
+    pub stalls: u64,
+    /// Burst windows entered, counted once per window by each connection that had a
+    /// subscription during it.
+    pub bursts: u64,
+    /// Trades sent whose id skipped ahead ([`FaultConfig::id_gap_rate`]).
+    pub id_gaps: u64,
+    /// Ids skipped by those gaps, in total.
+    pub ids_skipped: u64,
+    /// Server-shutdown notices sent ([`FaultConfig::shutdown_after`]); each connection
+    /// that got one is closed after the grace period.
+    pub shutdown_notices: u64,
+    /// Handshakes whose response was delayed ([`FaultConfig::handshake_delay`]).
+    pub delayed_handshakes: u64,
 }
 
 /// A running simulator: a listening socket, an accept thread and one thread per client.
@@ -302,6 +449,20 @@ impl SimServer {
             ));
         }
         let specs = Arc::new(cfg.symbol_specs());
+        let schedule = schedule::Schedule::new(cfg.rate, &cfg.faults);
+        let market = match (cfg.continue_ids, &ticks) {
+            (true, None) => Some(Arc::new(shared_market(&cfg, &specs, schedule)?)),
+            _ => None,
+        };
+        if cfg.faults.shutdown_configured()
+            && venue::open(cfg.venue, venue::default_path(cfg.venue), &specs)
+                .is_ok_and(|s| s.shutdown_notice(0).is_none())
+        {
+            tracing::warn!(
+                venue = tickforge_engine::symbol::venue::name(cfg.venue),
+                "sim: the venue has no shutdown notice; the shutdown fault is ignored"
+            );
+        }
         let symbols = cfg.symbols.clone();
         let venue_id = cfg.venue;
         let stop = Arc::new(AtomicBool::new(false));
@@ -310,6 +471,8 @@ impl SimServer {
             cfg: Arc::new(cfg),
             specs,
             ticks,
+            market,
+            schedule,
             counters: counters.clone(),
             stop: stop.clone(),
         };

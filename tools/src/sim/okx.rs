@@ -239,6 +239,13 @@ impl VenueSim for OkxSession {
     fn wrong_type_id(&self) -> &'static str {
         "true"
     }
+
+    /// OKX's service-upgrade notice (code 64008).
+    fn shutdown_notice(&self, _now_ms: u64) -> Option<String> {
+        Some(format!(
+            r#"{{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"{CONN_ID}"}}"#
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +304,16 @@ mod tests {
         assert!(bad_channel[0].is_error);
         assert!(open("/ws/v5/public", &s).is_ok());
         assert!(open("/stream", &s).is_err());
+    }
+
+    #[test]
+    fn okx_sim_shutdown_notice_reads_as_one() {
+        let (_, mut a) = setup(venue::OKX);
+        let notice = OkxSession::default().shutdown_notice(1).unwrap();
+        assert!(matches!(
+            parse(a.as_mut(), &notice).unwrap()[..],
+            [AdapterEvent::Control(ControlEvent::ServerShutdown { .. })]
+        ));
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! The listener and the per-connection threads.
 //!
 //! One accept thread polls a non-blocking listener; each accepted client gets its own
-//! thread that runs the WebSocket handshake, then loops every millisecond: read and answer
-//! client messages, send a ping when due, send the data due at the configured rate, flush,
-//! sleep. Every socket is non-blocking, so every loop notices the stop flag within a few
-//! milliseconds.
+//! thread that runs the WebSocket handshake, then loops every millisecond: apply the
+//! connection's faults ([`Disruptions`]), read and answer client messages, send a ping
+//! when due, send the data due at the configured rate ([`data`]), flush, sleep. Every
+//! socket is non-blocking, so every loop notices the stop flag within a few milliseconds.
+//! A connection being closed on purpose runs only the closing steps ([`close`]).
 //!
 //! When serving a tick file, a round sends up to [`TICK_BATCH`] ticks and does not sleep
 //! while more are ready and the socket takes them; when the socket would block, the
 //! unsent bytes stay in tungstenite's buffer, no tick is produced, and the loop sleeps
 //! [`TICK`] and retries the flush: the client's reading speed sets the pace.
+
+mod close;
+mod data;
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -19,21 +23,22 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use tracing::{debug, info, warn};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::handshake::HandshakeError;
 use tungstenite::http::StatusCode;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
-use super::generator::{Event, Market, SymbolSpec};
+use super::disrupt::{Action, Disruptions};
+use super::generator::{Market, SymbolSpec};
 use super::malformed::MalformedKind;
-use super::malformed::{encode_malformed, random_stream, OutFrame};
+use super::schedule::{Pacer, Schedule};
+use super::shared_market::SharedMarket;
 use super::tickfile::TickFile;
-use super::venue::{self, FileTrade, Overrides, VenueSim};
+use super::venue::{self, VenueSim};
 use super::{SimConfig, SimStats};
 
 /// Sleep of the accept loop between polls.
@@ -43,24 +48,28 @@ const TICK: Duration = Duration::from_millis(1);
 /// Sleep of a connection loop between rounds while it has no data to send (no
 /// subscription, a zero rate, or `max_messages` reached): bounds the reply latency.
 const IDLE_TICK: Duration = Duration::from_millis(5);
-/// A client that has not finished the WebSocket handshake by then is dropped.
+/// A client that has not finished the WebSocket handshake by then (plus the configured
+/// handshake delay) is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most this many unanswered ping payloads are remembered.
 const MAX_OUTSTANDING_PINGS: usize = 16;
 /// XORed into the seed for the generator of malformed frames, so that fault injection
 /// never changes the well-formed sequence.
 const FAULT_SEED_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+/// XORed into the seed for the generator of trade-id gaps.
+const GAP_SEED_MIX: u64 = 0x2545_f491_4f6c_dd1d;
 /// Tick-file mode: at most this many ticks are sent per round, so requests, pings and the
 /// stop flag are looked at between batches.
 const TICK_BATCH: usize = 1024;
 /// Tick-file mode: at most this many ticks are looked at per round (skipped ticks of
 /// unsubscribed symbols included).
 const TICK_SCAN: usize = 64 * 1024;
-/// Tick-file mode: how long to wait for the client's Close reply once the final Close
-/// frame has been written to the socket.
-const CLOSE_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The reason in the Close frame sent at the end of a tick file.
 pub(crate) const END_OF_TICK_FILE: &str = "end of tick file";
+/// The reason in the Close frame of a disconnect fault.
+pub(crate) const SIMULATED_DISCONNECT: &str = "simulated disconnect";
+/// The reason in the Close frame sent when a shutdown notice's grace period ends.
+pub(crate) const SERVER_SHUTDOWN: &str = "server shutdown";
 
 /// The shared counters behind [`SimStats`].
 #[derive(Debug, Default)]
@@ -76,6 +85,13 @@ pub(crate) struct Counters {
     pongs: AtomicU64,
     requests: AtomicU64,
     error_replies: AtomicU64,
+    disconnects: AtomicU64,
+    stalls: AtomicU64,
+    bursts: AtomicU64,
+    id_gaps: AtomicU64,
+    ids_skipped: AtomicU64,
+    shutdown_notices: AtomicU64,
+    delayed_handshakes: AtomicU64,
 }
 
 impl Counters {
@@ -92,6 +108,13 @@ impl Counters {
             pongs: self.pongs.load(Relaxed),
             requests: self.requests.load(Relaxed),
             error_replies: self.error_replies.load(Relaxed),
+            disconnects: self.disconnects.load(Relaxed),
+            stalls: self.stalls.load(Relaxed),
+            bursts: self.bursts.load(Relaxed),
+            id_gaps: self.id_gaps.load(Relaxed),
+            ids_skipped: self.ids_skipped.load(Relaxed),
+            shutdown_notices: self.shutdown_notices.load(Relaxed),
+            delayed_handshakes: self.delayed_handshakes.load(Relaxed),
         }
     }
 }
@@ -103,8 +126,17 @@ pub(crate) struct Shared {
     pub specs: Arc<Vec<SymbolSpec>>,
     /// The tick file to serve instead of the synthetic market.
     pub ticks: Option<Arc<TickFile>>,
+    /// The market all connections share ([`SimConfig::continue_ids`]).
+    pub market: Option<Arc<SharedMarket>>,
+    /// The data rate over time (bursts included).
+    pub schedule: Schedule,
     pub counters: Arc<Counters>,
     pub stop: Arc<AtomicBool>,
+}
+
+/// A fresh synthetic market of `cfg` over `specs`, with its trade-id gaps.
+pub(crate) fn new_market(cfg: &SimConfig, specs: Vec<SymbolSpec>) -> Market {
+    Market::new(specs, cfg.seed).with_id_gaps(cfg.faults.id_gap_rate, cfg.seed ^ GAP_SEED_MIX)
 }
 
 /// Binds the listener and spawns the accept thread.
@@ -139,6 +171,10 @@ fn accept_loop(listener: TcpListener, shared: Shared) {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => warn!(error = %e, "sim: accept failed"),
+        }
+        // Keep the shared market current, so that a new connection joins it at once.
+        if let Some(m) = &shared.market {
+            m.advance(now_ns());
         }
         // Reap finished connection threads.
         let mut i = 0;
@@ -180,6 +216,18 @@ fn run_connection(stream: TcpStream, peer: SocketAddr, conn_id: u64, sh: Shared)
     info!(%peer, conn = conn_id, sent = conn.sent, reason = why, "sim: client gone");
 }
 
+/// Sleeps `d`, in short naps, unless the server stops first.
+fn nap(d: Duration, stop: &AtomicBool) {
+    let end = Instant::now() + d;
+    loop {
+        let now = Instant::now();
+        if now >= end || stop.load(Relaxed) {
+            return;
+        }
+        thread::sleep((end - now).min(IDLE_TICK));
+    }
+}
+
 // The callback's error type is fixed by tungstenite.
 #[allow(clippy::result_large_err)]
 fn handshake(
@@ -198,6 +246,7 @@ fn handshake(
     }
     let specs = sh.specs.clone();
     let venue_id = sh.cfg.venue;
+    let delay = sh.cfg.faults.handshake_delay;
     let mut endpoint: Option<Box<dyn VenueSim>> = None;
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let target = req
@@ -208,6 +257,11 @@ fn handshake(
         match venue::open(venue_id, &target, &specs) {
             Ok(e) => {
                 endpoint = Some(e);
+                if !delay.is_zero() {
+                    // Fault: a slow venue. The request has been read; the answer waits.
+                    sh.counters.delayed_handshakes.fetch_add(1, Relaxed);
+                    nap(delay, &sh.stop);
+                }
                 Ok(resp)
             }
             Err(msg) => {
@@ -222,7 +276,7 @@ fn handshake(
             }
         }
     };
-    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT + delay;
     let mut attempt = tungstenite::accept_hdr(stream, callback);
     let ws = loop {
         match attempt {
@@ -244,37 +298,7 @@ fn handshake(
     endpoint.map(|e| (ws, e))
 }
 
-/// Spreads `rate` messages per second over time, carrying fractions between rounds.
-#[derive(Debug)]
-struct Pacer {
-    rate: u64,
-    last: Instant,
-    /// Accumulated credit, in messages × 1e-9.
-    credit: u128,
-}
-
-impl Pacer {
-    fn new(rate: u64) -> Pacer {
-        Pacer {
-            rate,
-            last: Instant::now(),
-            credit: 0,
-        }
-    }
-
-    /// Messages due since the previous call, at most 50 ms worth: a round that was late
-    /// (a descheduled thread, a slow client) does not turn into a large burst.
-    fn due(&mut self, now: Instant) -> u64 {
-        let dt = now.saturating_duration_since(self.last);
-        self.last = now;
-        self.credit += u128::from(self.rate) * dt.as_nanos();
-        let n = self.credit / 1_000_000_000;
-        self.credit %= 1_000_000_000;
-        let cap = (self.rate / 20).max(1);
-        u64::try_from(n).unwrap_or(u64::MAX).min(cap)
-    }
-}
-
+/// The result of one step of a connection round.
 enum Flow {
     Continue,
     End(&'static str),
@@ -283,14 +307,23 @@ enum Flow {
 struct Connection {
     ws: WebSocket<TcpStream>,
     session: Box<dyn VenueSim>,
+    /// When the handshake ended: the origin of the connection's fault times and pacing.
+    opened: Instant,
     /// The greeting has been queued.
     greeted: bool,
-    market: Market,
+    /// Where synthetic events come from.
+    source: data::Source,
+    /// Shared-market mode: the frame to send next, held back by a malformed frame.
+    pending: Option<data::Frame>,
+    /// Generator of malformed frames.
     faults: Pcg64Mcg,
+    /// When disconnects, stalls and the shutdown notice fire.
+    disrupt: Disruptions,
+    /// The burst window the data rate was last seen in, if any.
+    burst_window: Option<u64>,
     sh: Shared,
-    /// Data frames sent on this connection (for `max_messages`).
+    /// Data frames sent on this connection (for `max_messages` and the faults).
     sent: u64,
-    pacer: Pacer,
     pings: VecDeque<Bytes>,
     next_ping: Option<Instant>,
     /// The last write or flush would have blocked: the client is not keeping up.
@@ -298,32 +331,45 @@ struct Connection {
     buf: String,
     /// Tick-file mode: index of the next tick to look at.
     cursor: usize,
-    /// Tick-file mode: the final Close frame has been queued.
-    closing: bool,
-    /// Tick-file mode: when the final Close frame was fully written to the socket.
-    close_flushed: Option<Instant>,
+    /// The connection is being closed on purpose; nothing more is produced.
+    closing: Option<close::Closing>,
 }
 
 impl Connection {
     fn new(ws: WebSocket<TcpStream>, session: Box<dyn VenueSim>, sh: Shared) -> Connection {
+        let opened = Instant::now();
         let seed = sh.cfg.seed;
         let interval = sh.cfg.ping_interval;
+        let source = match &sh.market {
+            Some(m) => data::Source::Shared {
+                market: m.clone(),
+                cursor: None,
+            },
+            None => data::Source::Own {
+                market: new_market(&sh.cfg, sh.specs.as_ref().clone()),
+                pacer: Pacer::new(sh.schedule, opened),
+            },
+        };
+        let disrupt =
+            Disruptions::new(&sh.cfg.faults, opened, session.shutdown_notice(0).is_some());
         Connection {
             ws,
             session,
+            opened,
             greeted: false,
-            market: Market::new(sh.specs.as_ref().clone(), seed),
+            source,
+            pending: None,
             faults: Pcg64Mcg::seed_from_u64(seed ^ FAULT_SEED_MIX),
-            pacer: Pacer::new(sh.cfg.rate),
+            disrupt,
+            burst_window: None,
             sh,
             sent: 0,
             pings: VecDeque::new(),
-            next_ping: (!interval.is_zero()).then(|| Instant::now() + interval),
+            next_ping: (!interval.is_zero()).then(|| opened + interval),
             blocked: false,
             buf: String::with_capacity(256),
             cursor: 0,
-            closing: false,
-            close_flushed: None,
+            closing: None,
         }
     }
 
@@ -334,6 +380,54 @@ impl Connection {
                 let _ = self.ws.close(None);
                 let _ = self.ws.flush();
                 return "server stopped";
+            }
+            if self.closing.is_some() {
+                if let Flow::End(why) = self.continue_close() {
+                    return why;
+                }
+                thread::sleep(if self.blocked { TICK } else { IDLE_TICK });
+                continue;
+            }
+            let now = Instant::now();
+            match self.disrupt.poll(now, self.sent) {
+                Action::Serve => {}
+                Action::Stall { until, began } => {
+                    if began {
+                        self.sh.counters.stalls.fetch_add(1, Relaxed);
+                        debug!(sent = self.sent, "sim: stall");
+                    }
+                    thread::sleep(until.saturating_duration_since(now).min(IDLE_TICK));
+                    continue;
+                }
+                Action::Resume => self.resume_after_stall(now),
+                Action::Disconnect => {
+                    self.sh.counters.disconnects.fetch_add(1, Relaxed);
+                    let style = self.sh.cfg.faults.close_style;
+                    if let Flow::End(why) =
+                        self.begin_close(style, CloseCode::Away, SIMULATED_DISCONNECT)
+                    {
+                        return why;
+                    }
+                    continue;
+                }
+                Action::Notice => {
+                    if let Some(text) = self.session.shutdown_notice(now_ms()) {
+                        self.sh.counters.shutdown_notices.fetch_add(1, Relaxed);
+                        debug!(sent = self.sent, "sim: shutdown notice");
+                        if let Flow::End(why) = self.write(Message::text(text)) {
+                            return why;
+                        }
+                    }
+                }
+                Action::ShutdownClose => {
+                    let style = self.sh.cfg.faults.close_style;
+                    if let Flow::End(why) =
+                        self.begin_close(style, CloseCode::Away, SERVER_SHUTDOWN)
+                    {
+                        return why;
+                    }
+                    continue;
+                }
             }
             for step in [
                 Self::greet,
@@ -346,11 +440,8 @@ impl Connection {
                 if let Flow::End(why) = step(self) {
                     return why;
                 }
-            }
-            if self.closing && !self.blocked {
-                let at = *self.close_flushed.get_or_insert_with(Instant::now);
-                if at.elapsed() > CLOSE_REPLY_TIMEOUT {
-                    return "end of tick file, no close reply";
+                if self.closing.is_some() {
+                    break;
                 }
             }
             if let Some(pause) = self.pause() {
@@ -361,11 +452,14 @@ impl Connection {
 
     /// How long to sleep before the next round, if at all.
     fn pause(&self) -> Option<Duration> {
+        if self.closing.is_some() {
+            return None;
+        }
         if self.sh.ticks.is_some() {
             // Tick file: straight on while ticks are ready and the socket takes them.
             return if self.blocked {
                 Some(TICK)
-            } else if self.closing || !self.session.has_subscriptions() {
+            } else if !self.session.has_subscriptions() {
                 Some(IDLE_TICK)
             } else {
                 None
@@ -394,9 +488,6 @@ impl Connection {
 
     /// Sends the venue's heartbeat when one is due.
     fn heartbeat(&mut self) -> Flow {
-        if self.closing {
-            return Flow::Continue;
-        }
         match self.session.heartbeat(Instant::now(), &self.sh.specs) {
             Some(text) => self.write(Message::text(text)),
             None => Flow::Continue,
@@ -434,10 +525,9 @@ impl Connection {
                     // tungstenite queued the close reply (or, if we closed first, this
                     // was the reply to ours); send what is pending and end.
                     let _ = self.ws.flush();
-                    return Flow::End(if self.closing {
-                        END_OF_TICK_FILE
-                    } else {
-                        "client closed"
+                    return Flow::End(match &self.closing {
+                        Some(c) => c.reason,
+                        None => "client closed",
                     });
                 }
                 // Pings are answered by tungstenite on the next read or flush; binary
@@ -448,7 +538,7 @@ impl Connection {
     }
 
     fn ping(&mut self) -> Flow {
-        let Some(at) = self.next_ping.filter(|_| !self.closing) else {
+        let Some(at) = self.next_ping else {
             return Flow::Continue;
         };
         let now = Instant::now();
@@ -465,148 +555,11 @@ impl Connection {
         self.write(Message::Ping(payload))
     }
 
-    fn send_data(&mut self) -> Flow {
-        if let Some(ticks) = self.sh.ticks.clone() {
-            return self.send_ticks(&ticks);
-        }
-        let due = self.pacer.due(Instant::now());
-        // Nothing is generated while there is nowhere to send it, so the sequence a client
-        // sees depends only on the seed and its subscriptions, never on timing.
-        if self.blocked || !self.session.has_subscriptions() {
-            return Flow::Continue;
-        }
-        let cfg = self.sh.cfg.clone();
-        let mut n = due;
-        if let Some(max) = cfg.max_messages {
-            n = n.min(max.saturating_sub(self.sent));
-        }
-        let ts = now_ns();
-        for _ in 0..n {
-            let frame = if cfg.malformed_rate > 0.0
-                && self.faults.random_bool(cfg.malformed_rate.clamp(0.0, 1.0))
-            {
-                let Some(stream) = random_stream(&mut self.faults, self.session.as_ref()) else {
-                    break;
-                };
-                let (kind, frame) = encode_malformed(
-                    &mut self.faults,
-                    self.session.as_mut(),
-                    &self.market,
-                    stream,
-                    ts,
-                );
-                let c = &self.sh.counters;
-                c.malformed.fetch_add(1, Relaxed);
-                c.malformed_by_kind[kind.index()].fetch_add(1, Relaxed);
-                match frame {
-                    OutFrame::Text(t) => Message::text(t),
-                    OutFrame::Binary(b) => Message::binary(b),
-                }
-            } else {
-                let Some(ev) = self.market.next_event(
-                    self.session.trade_symbols(),
-                    self.session.quote_symbols(),
-                    cfg.quote_ratio,
-                ) else {
-                    break;
-                };
-                self.buf.clear();
-                let spec = &self.sh.specs[ev.symbol()];
-                self.session
-                    .encode(&mut self.buf, spec, &ev, ts, &Overrides::default());
-                let c = &self.sh.counters;
-                match ev {
-                    Event::Trade { .. } => c.trades.fetch_add(1, Relaxed),
-                    Event::Quote { .. } => c.quotes.fetch_add(1, Relaxed),
-                };
-                Message::text(self.buf.as_str())
-            };
-            self.sent += 1;
-            self.sh.counters.messages.fetch_add(1, Relaxed);
-            if let Flow::End(why) = self.write(frame) {
-                return Flow::End(why);
-            }
-            if self.blocked {
-                break;
-            }
-        }
-        Flow::Continue
-    }
-
-    /// Tick-file mode: sends the next ticks of the subscribed `@trade` streams, in file
-    /// order, until the batch is done or the socket would block; after the last tick,
-    /// queues the final Close frame.
-    fn send_ticks(&mut self, tf: &TickFile) -> Flow {
-        if self.closing || !self.session.has_subscriptions() {
-            return Flow::Continue;
-        }
-        if self.blocked {
-            // Retry the pending bytes first; produce nothing while they do not go out.
-            if let Flow::End(why) = self.flush() {
-                return Flow::End(why);
-            }
-            if self.blocked {
-                return Flow::Continue;
-            }
-        }
-        let ticks = tf.ticks();
-        let end = ticks.len().min(self.cursor + TICK_SCAN);
-        let mut sent = 0;
-        while self.cursor < end && sent < TICK_BATCH && !self.blocked {
-            let t = &ticks[self.cursor];
-            self.cursor += 1;
-            // Symbol indices of the tick file are those of the specs.
-            if self
-                .session
-                .trade_symbols()
-                .binary_search(&usize::from(t.symbol))
-                .is_err()
-            {
-                continue;
-            }
-            let symbol = usize::from(t.symbol);
-            let trade = FileTrade {
-                id: t.id,
-                price: tf.price(t),
-                size: tf.size(t),
-                // Non-negative, checked when the file was parsed.
-                ts_ns: t.ts_ns.unsigned_abs(),
-                sell: t.sell,
-            };
-            self.buf.clear();
-            self.session
-                .encode_file_trade(&mut self.buf, &self.sh.specs[symbol], &trade);
-            sent += 1;
-            self.sent += 1;
-            let c = &self.sh.counters;
-            c.trades.fetch_add(1, Relaxed);
-            c.messages.fetch_add(1, Relaxed);
-            if let Flow::End(why) = self.write(Message::text(self.buf.as_str())) {
-                return Flow::End(why);
-            }
-        }
-        if self.cursor == ticks.len() {
-            self.closing = true;
-            debug!(sent = self.sent, "sim: end of tick file, closing");
-            let frame = CloseFrame {
-                code: CloseCode::Normal,
-                reason: END_OF_TICK_FILE.into(),
-            };
-            // Queued behind every tick still buffered; `close` also tries a flush.
-            match self.ws.close(Some(frame)) {
-                Ok(()) => {}
-                Err(WsError::Io(e)) if e.kind() == ErrorKind::WouldBlock => self.blocked = true,
-                Err(e) => return self.on_error(e),
-            }
-        }
-        Flow::Continue
-    }
-
     /// Queues a frame. If the socket would block, the frame stays buffered in tungstenite
-    /// and data generation pauses until a flush gets through. After the final Close frame
-    /// of a tick file nothing more may be sent: replies and pings are dropped.
+    /// and data generation pauses until a flush gets through. Once the connection is being
+    /// closed nothing more may be sent: replies and pings are dropped.
     fn write(&mut self, msg: Message) -> Flow {
-        if self.closing {
+        if self.closing.is_some() {
             return Flow::Continue;
         }
         match self.ws.write(msg) {
@@ -661,7 +614,7 @@ fn now_ms() -> u64 {
 }
 
 /// Wall-clock nanoseconds since the Unix epoch.
-fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))

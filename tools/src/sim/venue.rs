@@ -117,6 +117,13 @@ pub(crate) trait VenueSim: Send {
     fn heartbeat(&mut self, _now: Instant, _specs: &[SymbolSpec]) -> Option<String> {
         None
     }
+
+    /// The venue's notice that the server will soon close the connection, sent at
+    /// wall-clock `now_ms` (Binance's `serverShutdown` event, OKX's notice 64008). Default:
+    /// none, for venues that send no such notice.
+    fn shutdown_notice(&self, _now_ms: u64) -> Option<String> {
+        None
+    }
 }
 
 /// The symbols of one connection's subscriptions, per kind, kept sorted so that the
@@ -254,26 +261,7 @@ pub fn venue_spelling(venue_id: u8, name: &str) -> String {
 /// `ts_ns` as RFC 3339 UTC text with microseconds, as Coinbase and Kraken send times:
 /// `2023-09-25T07:49:37.708706Z`.
 pub(crate) fn rfc3339_micros(ts_ns: u64) -> String {
-    let secs = ts_ns / 1_000_000_000;
-    let micros = (ts_ns % 1_000_000_000) / 1_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::timefmt::rfc3339(ts_ns.min(i64::MAX as u64) as i64, 6)
 }
 
 #[cfg(test)]
