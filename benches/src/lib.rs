@@ -1,6 +1,9 @@
 //! Shared workloads for the tickforge benchmarks: deterministic synthetic trades and bars,
 //! so every bench and the memory measurement see the same data.
 
+pub mod baseline;
+pub mod floor;
+
 use tickforge_engine::record::{BarRecord, Kind, Side, TradeRecord};
 
 /// Nanoseconds per second.
