@@ -27,7 +27,7 @@ use crate::record::{DropNoticeRecord, Kind, QuoteRecord, Record, TradeRecord};
 use crate::ring::Outbox;
 
 /// What to do when the ring is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FullPolicy {
     /// Conflate and sample quotes, drop (and count) trades: stay current.
@@ -37,7 +37,7 @@ pub enum FullPolicy {
 }
 
 /// Pressure thresholds and the sampling rate.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PressureConfig {
     /// Occupancy (0..1) at which pressure turns on.
@@ -240,6 +240,12 @@ impl PolicyOutbox {
                 false
             }
         }
+    }
+
+    /// Drops a trade as if it had found the ring full: counted and noted, so the bars it
+    /// would have touched are flagged. Replays use it to reproduce a recorded drop.
+    pub fn drop_trade(&mut self, t: TradeRecord) {
+        self.note_drop(&t);
     }
 
     fn note_drop(&mut self, t: &TradeRecord) {

@@ -1,13 +1,16 @@
 //! The reader → parser edge: fixed-size frame references plus the frames' bytes.
 //!
-//! The reader copies each frame's payload once, into a byte ring, and passes a [`FrameRef`]
-//! (kind, feed, connection, receive time, offset, length) down an SPSC ring. Nothing is
-//! allocated per frame. Besides data frames the same edge carries the reader's clock ticks,
+//! When the engine journals, the reader writes each frame into the journal and passes a
+//! [`FrameRef`] holding its journal position (segment, offset, length, connection, receive
+//! time) down an SPSC ring; the parser reads the bytes straight out of the mapped segment
+//! through a [`SegmentCursor`]. Without a journal (or while it cannot be written) the reader
+//! copies the payload once, into a byte ring, instead. Nothing is allocated per frame. Besides data frames the same edge carries the reader's clock ticks,
 //! connection status changes (their reason text in the byte ring) and the end of input, so
 //! the parser sees everything in the order the reader saw it.
 
 use std::sync::Arc;
 
+use crate::journal::{SegmentCursor, SharedSegments};
 use crate::ring::{edge, Inbox, Outbox};
 use crate::wait::ThreadWake;
 
@@ -27,7 +30,10 @@ pub enum FrameKind {
     End = 5,
 }
 
-/// A fixed-size reference to a frame in the byte ring.
+/// [`FrameRef::segment`] of a payload that was copied into the byte ring.
+pub const IN_BYTE_RING: u64 = u64::MAX;
+
+/// A fixed-size reference to a frame: in the journal or in the byte ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameRef {
     /// What this is.
@@ -42,10 +48,103 @@ pub struct FrameRef {
     pub len: u32,
     /// Receive time, ns since the Unix epoch.
     pub recv_ts: i64,
-    /// Byte offset of the payload in the stream of all payloads (for the journal).
+    /// The journal segment holding the payload, or [`IN_BYTE_RING`] when the payload was
+    /// copied into the edge's byte ring.
+    pub segment: u64,
+    /// Where the payload is: the entry's offset in the journal segment, or the payload's
+    /// offset in the stream of all byte-ring payloads.
     pub offset: u64,
     /// For [`FrameKind::Status`]: a detail (attempt number, close code, …).
     pub detail: i64,
+}
+
+impl FrameRef {
+    /// A reference of `kind` for `feed` and `conn`, received at `recv_ts`, with every other
+    /// field zero (the payload's place is filled in when it is pushed).
+    pub fn new(kind: FrameKind, feed: u32, conn: u32, recv_ts: i64) -> FrameRef {
+        FrameRef {
+            kind,
+            state: 0,
+            feed,
+            conn,
+            len: 0,
+            recv_ts,
+            segment: IN_BYTE_RING,
+            offset: 0,
+            detail: 0,
+        }
+    }
+}
+
+/// A trade the parser dropped on a full ring, sent back to the reader, which journals it
+/// (a `DROP` entry) so that a replay can reproduce the drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DropNote {
+    /// Journal segment of the frame the trade came from.
+    pub segment: u64,
+    /// Offset of that frame's entry in the segment.
+    pub offset: u64,
+    /// Index of the trade among the frame's trades (0 = first).
+    pub index: u32,
+    /// Symbol id of the trade.
+    pub symbol: u32,
+    /// Feed id.
+    pub feed: u32,
+    /// Connection id.
+    pub conn: u32,
+    /// Receive time of the frame.
+    pub recv_ts: i64,
+}
+
+impl DropNote {
+    /// Size of [`DropNote::encode`]'s output.
+    pub const ENCODED_LEN: usize = 24;
+
+    /// The `DROP` entry payload: segment u64, offset u64, index u32, symbol u32, all
+    /// little-endian.
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut b = [0u8; Self::ENCODED_LEN];
+        b[0..8].copy_from_slice(&self.segment.to_le_bytes());
+        b[8..16].copy_from_slice(&self.offset.to_le_bytes());
+        b[16..20].copy_from_slice(&self.index.to_le_bytes());
+        b[20..24].copy_from_slice(&self.symbol.to_le_bytes());
+        b
+    }
+
+    /// Reads a `DROP` entry payload: (segment, offset, index, symbol); `None` when it is
+    /// not one.
+    pub fn decode(payload: &[u8]) -> Option<(u64, u64, u32, u32)> {
+        let b: &[u8; Self::ENCODED_LEN] = payload.try_into().ok()?;
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        Some((u64_at(0), u64_at(8), u32_at(16), u32_at(20)))
+    }
+}
+
+/// The parser's end of the drop-note channel.
+pub struct DropNoteSender(rtrb::Producer<DropNote>);
+
+/// The reader's end of the drop-note channel.
+pub struct DropNoteReceiver(rtrb::Consumer<DropNote>);
+
+/// A channel for up to `capacity` pending drop notes, parser → reader.
+pub fn drop_note_channel(capacity: usize) -> (DropNoteSender, DropNoteReceiver) {
+    let (tx, rx) = rtrb::RingBuffer::new(capacity.max(1));
+    (DropNoteSender(tx), DropNoteReceiver(rx))
+}
+
+impl DropNoteSender {
+    /// Sends a note; false when the channel is full (the reader is not keeping up).
+    pub fn send(&mut self, note: DropNote) -> bool {
+        self.0.push(note).is_ok()
+    }
+}
+
+impl DropNoteReceiver {
+    /// The next pending note.
+    pub fn recv(&mut self) -> Option<DropNote> {
+        self.0.pop().ok()
+    }
 }
 
 /// Producer half: the reader's.
@@ -59,6 +158,8 @@ pub struct FrameOutbox {
 pub struct FrameInbox {
     refs: Inbox<FrameRef>,
     bytes: rtrb::Consumer<u8>,
+    journal: Option<SegmentCursor>,
+    missing: u64,
 }
 
 /// Creates the edge with room for `frames` references and `byte_capacity` payload bytes;
@@ -79,6 +180,8 @@ pub fn frame_edge(
         FrameInbox {
             refs: refs_rx,
             bytes: bytes_rx,
+            journal: None,
+            missing: 0,
         },
     )
 }
@@ -95,8 +198,22 @@ impl FrameOutbox {
         self.bytes.buffer().capacity()
     }
 
-    /// Appends a frame. `head.len` and `head.offset` are filled in here. Gives `head` back
-    /// when it does not fit.
+    /// True when a reference fits now.
+    #[inline]
+    pub fn has_ref_room(&self) -> bool {
+        self.refs.free() > 0
+    }
+
+    /// Passes on a frame that is in the journal: `head.segment`, `head.offset` and
+    /// `head.len` say where. Gives `head` back when it does not fit.
+    #[inline]
+    pub fn push_journaled(&mut self, head: FrameRef) -> Result<(), FrameRef> {
+        debug_assert!(head.segment != IN_BYTE_RING);
+        self.refs.push(head)
+    }
+
+    /// Appends a frame, copying its payload into the byte ring. `head.len`, `head.segment`
+    /// and `head.offset` are filled in here. Gives `head` back when it does not fit.
     pub fn push(&mut self, mut head: FrameRef, payload: &[u8]) -> Result<(), FrameRef> {
         if !self.has_room(payload.len()) {
             return Err(head);
@@ -112,6 +229,7 @@ impl FrameOutbox {
             chunk.commit_all();
         }
         head.len = payload.len() as u32;
+        head.segment = IN_BYTE_RING;
         head.offset = self.offset;
         self.offset += payload.len() as u64;
         let pushed = self.refs.push(head);
@@ -126,6 +244,18 @@ impl FrameOutbox {
 }
 
 impl FrameInbox {
+    /// Reads journaled payloads through the segments `shared` holds.
+    pub fn with_journal(mut self, shared: SharedSegments) -> Self {
+        self.journal = Some(SegmentCursor::new(shared));
+        self
+    }
+
+    /// Journaled frames whose bytes could not be found (always 0 unless the journal's
+    /// hand-off is broken); they were passed on empty.
+    pub fn missing(&self) -> u64 {
+        self.missing
+    }
+
     /// The next frame, if any: calls `f` with its reference and payload, then releases the
     /// payload. When the payload wraps around the ring's end it is first copied into
     /// `scratch`, so `f` always sees one contiguous slice.
@@ -136,7 +266,20 @@ impl FrameInbox {
     ) -> Option<R> {
         let head = *self.refs.peek().ok()?;
         let len = head.len as usize;
-        let result = if len == 0 {
+        let result = if head.segment != IN_BYTE_RING {
+            let payload = self
+                .journal
+                .as_mut()
+                .and_then(|j| j.payload(head.segment, head.offset, head.len));
+            debug_assert!(payload.is_some(), "journaled frame not mapped: {head:?}");
+            match payload {
+                Some(p) => f(&head, p),
+                None => {
+                    self.missing += 1;
+                    f(&head, &[])
+                }
+            }
+        } else if len == 0 {
             f(&head, &[])
         } else {
             let chunk = self
@@ -177,6 +320,7 @@ mod tests {
             conn: 1,
             len: 0,
             recv_ts: 5,
+            segment: IN_BYTE_RING,
             offset: 0,
             detail: 0,
         }

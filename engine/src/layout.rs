@@ -51,7 +51,7 @@ impl StageId {
 }
 
 /// How stages are grouped onto threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LayoutMode {
     /// Chosen from the usable cores.
@@ -65,7 +65,7 @@ pub enum LayoutMode {
 }
 
 /// Layout settings from config.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LayoutConfig {
     /// Grouping of stages onto threads.

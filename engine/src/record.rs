@@ -452,6 +452,11 @@ pub enum FeedState {
     VenueError = 6,
     /// The feed ended (a finite input is exhausted).
     Ended = 7,
+    /// The journal cannot be written: frames are processed and published but not kept
+    /// (engine-wide: feed id `u32::MAX`; `detail` counts the loss episodes so far).
+    JournalLost = 8,
+    /// The journal is written again after a loss (`detail`: frames not journaled meanwhile).
+    JournalResumed = 9,
 }
 
 impl FeedState {
@@ -465,6 +470,8 @@ impl FeedState {
             5 => FeedState::Subscribed,
             6 => FeedState::VenueError,
             7 => FeedState::Ended,
+            8 => FeedState::JournalLost,
+            9 => FeedState::JournalResumed,
             _ => return None,
         })
     }
@@ -479,6 +486,8 @@ impl FeedState {
             FeedState::Subscribed => "subscribed",
             FeedState::VenueError => "venue_error",
             FeedState::Ended => "ended",
+            FeedState::JournalLost => "journal_lost",
+            FeedState::JournalResumed => "journal_resumed",
         }
     }
 }

@@ -10,7 +10,7 @@
 use crate::record::QuoteRecord;
 
 /// Throttle settings.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
     /// Throttle at all.

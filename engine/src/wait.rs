@@ -10,7 +10,7 @@ use std::thread::Thread;
 use std::time::Duration;
 
 /// How an idle stage thread waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitStrategy {
     /// Busy-spin: lowest latency, burns the core. Only for dedicated, isolated cores.

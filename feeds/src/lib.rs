@@ -2,8 +2,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 pub mod connection;
+pub mod frame_journal;
 pub mod parser;
 pub mod reader;
 #[cfg(feature = "reference")]
 pub mod reference;
+pub mod tls;
 pub mod venue;

@@ -6,7 +6,9 @@
 //! and the end of input pass through in order.
 
 use tickforge_engine::backpressure::PolicyOutbox;
-use tickforge_engine::frame::{FrameInbox, FrameKind};
+use tickforge_engine::frame::{
+    DropNote, DropNoteSender, FrameInbox, FrameKind, FrameRef, IN_BYTE_RING,
+};
 use tickforge_engine::record::{ClockRecord, EndRecord, FeedState, FeedStatusRecord, Record};
 use tickforge_engine::stage::Stage;
 use tickforge_engine::symbol::venue;
@@ -33,6 +35,12 @@ pub struct ParserCounters {
     pub heartbeats: u64,
     /// Rejected frames by [`RejectReason::index`]; binary frames are counted in the last slot.
     pub rejected: [u64; RejectReason::COUNT + 1],
+    /// Trades and quotes left out by the symbol filter (replays).
+    pub filtered: u64,
+    /// Recorded drops reproduced (replays).
+    pub replayed_drops: u64,
+    /// Dropped trades whose note to the journal was lost (the reader fell behind).
+    pub drop_notes_lost: u64,
 }
 
 impl ParserCounters {
@@ -70,6 +78,10 @@ pub struct ParserStage {
     scratch: Vec<u8>,
     done: bool,
     counters: ParserCounters,
+    /// Where dropped trades are reported for the journal.
+    drop_notes: Option<DropNoteSender>,
+    /// Symbols let through, by id (replays); `None`: all.
+    symbol_filter: Option<Vec<bool>>,
 }
 
 impl ParserStage {
@@ -105,7 +117,21 @@ impl ParserStage {
             scratch: Vec::new(),
             done: false,
             counters: ParserCounters::default(),
+            drop_notes: None,
+            symbol_filter: None,
         }
+    }
+
+    /// Reports every trade dropped on the full ring to `notes`, for the journal.
+    pub fn with_drop_notes(mut self, notes: DropNoteSender) -> Self {
+        self.drop_notes = Some(notes);
+        self
+    }
+
+    /// Passes on only the trades and quotes of the symbols marked in `keep` (by id).
+    pub fn with_symbol_filter(mut self, keep: Vec<bool>) -> Self {
+        self.symbol_filter = Some(keep);
+        self
     }
 
     /// The parser's counters.
@@ -124,6 +150,13 @@ impl ParserStage {
 /// else the message itself. The full message goes to the log.
 fn error_subject(message: &str) -> &str {
     crate::venue::quoted_name(message).unwrap_or(message)
+}
+
+/// True when the replay marked trade `index` of this frame as dropped by the live engine:
+/// bit `index` of a data frame's `detail`.
+#[inline]
+fn recorded_drop(head: &FrameRef, index: u32) -> bool {
+    head.detail != 0 && index < 64 && (head.detail as u64 >> index) & 1 == 1
 }
 
 fn status_record(
@@ -156,6 +189,8 @@ impl Stage for ParserStage {
             scratch,
             done,
             counters,
+            drop_notes,
+            symbol_filter,
         } = self;
         while work < PARSE_BUDGET && !*done && out.can_accept() {
             let handled = input.pop_with(scratch, |head, payload| {
@@ -167,14 +202,46 @@ impl Stage for ParserStage {
                             return;
                         };
                         let (feed, conn, ts) = (head.feed, head.conn, head.recv_ts);
+                        let keep = |s: u32| {
+                            symbol_filter
+                                .as_ref()
+                                .is_none_or(|k| k.get(s as usize).copied().unwrap_or(false))
+                        };
+                        let mut trade_index = 0u32;
                         let result = adapter.parse(payload, ts, &mut |ev| match ev {
                             AdapterEvent::Trade(t) => {
-                                counters.trades += 1;
-                                out.push_trade(t);
+                                let index = trade_index;
+                                trade_index += 1;
+                                if !keep(t.symbol) {
+                                    counters.filtered += 1;
+                                } else if recorded_drop(head, index) {
+                                    counters.replayed_drops += 1;
+                                    out.drop_trade(t);
+                                } else {
+                                    counters.trades += 1;
+                                    if !out.push_trade(t) && head.segment != IN_BYTE_RING {
+                                        let note = DropNote {
+                                            segment: head.segment,
+                                            offset: head.offset,
+                                            index,
+                                            symbol: t.symbol,
+                                            feed,
+                                            conn,
+                                            recv_ts: ts,
+                                        };
+                                        if drop_notes.as_mut().is_some_and(|d| !d.send(note)) {
+                                            counters.drop_notes_lost += 1;
+                                        }
+                                    }
+                                }
                             }
                             AdapterEvent::Quote(q) => {
-                                counters.quotes += 1;
-                                out.push_quote(q);
+                                if keep(q.symbol) {
+                                    counters.quotes += 1;
+                                    out.push_quote(q);
+                                } else {
+                                    counters.filtered += 1;
+                                }
                             }
                             AdapterEvent::Control(c) => {
                                 counters.control += 1;
@@ -304,6 +371,10 @@ impl Stage for ParserStage {
         out("conflated_quotes", p.conflated_quotes);
         out("sampled_quotes", p.sampled_quotes);
         out("pressure_episodes", p.pressure_episodes);
+        out("filtered", c.filtered);
+        out("replayed_drops", c.replayed_drops);
+        out("drop_notes_lost", c.drop_notes_lost);
+        out("journal_missing", self.input.missing());
     }
 }
 

@@ -20,6 +20,7 @@ use tickforge_engine::record::FeedState;
 use tickforge_engine::stage::Stage;
 
 use crate::connection::{Connection, ConnectionError, Endpoint, Step};
+use crate::frame_journal::{FrameJournal, JournalCounters};
 use crate::venue::Keepalive;
 
 /// One feed as the reader sees it.
@@ -102,6 +103,21 @@ pub struct ReaderStage {
     /// Frames read since the keepalive timers were last looked at.
     since_timers: usize,
     counters: ReaderCounters,
+    journal: Option<FrameJournal>,
+}
+
+/// Passes a frame down the edge: through the journal when there is one, else as a copy.
+#[inline]
+fn emit(
+    out: &mut FrameOutbox,
+    journal: &mut Option<FrameJournal>,
+    head: FrameRef,
+    payload: &[u8],
+) -> Result<(), FrameRef> {
+    match journal {
+        Some(j) => j.emit(out, head, payload),
+        None => out.push(head, payload),
+    }
 }
 
 impl ReaderStage {
@@ -139,7 +155,21 @@ impl ReaderStage {
             end_sent: false,
             since_timers: 0,
             counters: ReaderCounters::default(),
+            journal: None,
         })
+    }
+
+    /// Writes every frame, clock tick and status change into `journal` before passing it
+    /// on (by journal position: the parser's inbox must read through the journal's shared
+    /// segments).
+    pub fn with_journal(mut self, journal: FrameJournal) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// The journal's counters, when the reader journals.
+    pub fn journal_counters(&self) -> Option<JournalCounters> {
+        self.journal.as_ref().map(FrameJournal::counters)
     }
 
     /// The counters.
@@ -149,27 +179,37 @@ impl ReaderStage {
 
     fn status(&mut self, feed: usize, state: FeedState, detail: i64, reason: String) {
         let f = &self.feeds[feed];
-        let head = FrameRef {
-            kind: FrameKind::Status,
-            state: state as u16,
-            feed: f.spec.id,
-            conn: f.conn_id,
-            len: 0,
-            recv_ts: wall_ns(),
-            offset: 0,
-            detail,
-        };
+        let (id, conn) = (f.spec.id, f.conn_id);
+        self.status_of(id, conn, state, detail, reason);
+    }
+
+    fn status_of(&mut self, feed: u32, conn: u32, state: FeedState, detail: i64, reason: String) {
+        let mut head = FrameRef::new(FrameKind::Status, feed, conn, wall_ns());
+        head.state = state as u16;
+        head.detail = detail;
         self.pending_status.push_back((head, reason));
         self.flush_status();
     }
 
     fn flush_status(&mut self) {
-        while let Some((head, reason)) = self.pending_status.front() {
-            if self.out.push(*head, reason.as_bytes()).is_err() {
+        while let Some((head, reason)) = self.pending_status.pop_front() {
+            if let Err(head) = emit(&mut self.out, &mut self.journal, head, reason.as_bytes()) {
+                self.pending_status.push_front((head, reason));
                 return;
             }
-            self.pending_status.pop_front();
         }
+        self.journal_event();
+    }
+
+    /// Queues a status event for a change in the journal's health.
+    fn journal_event(&mut self) {
+        let Some(ev) = self.journal.as_mut().and_then(FrameJournal::take_event) else {
+            return;
+        };
+        if self.journal.as_ref().is_some_and(FrameJournal::must_stop) {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        self.status_of(u32::MAX, 0, ev.state, ev.detail, ev.reason);
     }
 
     fn connect_due(&mut self, now: Instant) {
@@ -280,22 +320,17 @@ impl ReaderStage {
                 Ok(Step::Frame { binary, payload }) => {
                     let recv_ts = wall_ns();
                     f.last_recv = recv_ts;
-                    let head = FrameRef {
-                        kind: if binary {
-                            FrameKind::Binary
-                        } else {
-                            FrameKind::Text
-                        },
-                        state: 0,
-                        feed: f.spec.id,
-                        conn: f.conn_id,
-                        len: 0,
-                        recv_ts,
-                        offset: 0,
-                        detail: 0,
+                    let kind = if binary {
+                        FrameKind::Binary
+                    } else {
+                        FrameKind::Text
                     };
-                    let pushed = self.out.push(head, &payload);
+                    let head = FrameRef::new(kind, f.spec.id, f.conn_id, recv_ts);
+                    let pushed = emit(&mut self.out, &mut self.journal, head, &payload);
                     debug_assert!(pushed.is_ok(), "room for a largest frame was checked");
+                    if self.journal.is_some() {
+                        self.journal_event();
+                    }
                     self.counters.frames += 1;
                     self.counters.bytes += payload.len() as u64;
                     n += 1;
@@ -315,17 +350,8 @@ impl ReaderStage {
             if f.ended || interval == 0 || now_ns - f.last_recv < interval {
                 continue;
             }
-            let head = FrameRef {
-                kind: FrameKind::Clock,
-                state: 0,
-                feed: f.spec.id,
-                conn: f.conn_id,
-                len: 0,
-                recv_ts: now_ns,
-                offset: 0,
-                detail: 0,
-            };
-            if self.out.push(head, &[]).is_ok() {
+            let head = FrameRef::new(FrameKind::Clock, f.spec.id, f.conn_id, now_ns);
+            if emit(&mut self.out, &mut self.journal, head, &[]).is_ok() {
                 f.last_recv = now_ns;
                 self.counters.clocks += 1;
             }
@@ -388,6 +414,10 @@ impl Stage for ReaderStage {
             return 0;
         }
         self.flush_status();
+        if let Some(j) = self.journal.as_mut() {
+            j.journal_drops();
+            self.journal_event();
+        }
         let stopping = self.stop.load(Ordering::Relaxed);
         let all_ended = self.feeds.iter().all(|f| f.ended);
         if stopping || all_ended {
@@ -395,16 +425,7 @@ impl Stage for ReaderStage {
                 self.shutdown();
             }
             if self.pending_status.is_empty() {
-                let end = FrameRef {
-                    kind: FrameKind::End,
-                    state: 0,
-                    feed: u32::MAX,
-                    conn: 0,
-                    len: 0,
-                    recv_ts: wall_ns(),
-                    offset: 0,
-                    detail: 0,
-                };
+                let end = FrameRef::new(FrameKind::End, u32::MAX, 0, wall_ns());
                 if self.out.push(end, &[]).is_ok() {
                     self.end_sent = true;
                 }
@@ -465,6 +486,13 @@ impl Stage for ReaderStage {
         out("keepalives", c.keepalives);
         out("backpressure_stalls", c.backpressure_stalls);
         out("clocks", c.clocks);
+        if let Some(j) = self.journal_counters() {
+            out("journal_entries", j.entries);
+            out("journal_lost", j.lost);
+            out("journal_loss_episodes", j.loss_episodes);
+            out("journal_drops", j.drops);
+            out("journal_drops_lost", j.drops_lost);
+        }
     }
 
     fn block(&mut self, timeout: Duration) -> bool {

@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tickforge_engine::backpressure::{FullPolicy, PressureConfig};
+use tickforge_engine::journal::JournalConfig;
 use tickforge_engine::layout::LayoutConfig;
 use tickforge_engine::scanner::SignalParams;
 use tickforge_engine::throttle::ThrottleConfig;
 use tickforge_engine::timeframe::Timeframe;
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Instance, output and bar settings.
@@ -27,12 +28,14 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// The in-process simulator, used by feeds whose url is `"sim"`.
     pub sim: SimSection,
+    /// The journal of every frame that arrives.
+    pub journal: JournalSection,
     /// The feeds.
     pub feeds: Vec<FeedSection>,
 }
 
 /// `[engine]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineSection {
     /// Instance name: the shared-memory files are `NAME.events`, `NAME.latest`, `NAME.stats`.
@@ -76,7 +79,7 @@ impl Default for EngineSection {
 }
 
 /// `[signals]`: parameters for every timeframe, and overrides per timeframe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignalsSection {
     /// `breakout` lookback in bars (0 disables).
@@ -96,7 +99,7 @@ pub struct SignalsSection {
 }
 
 /// Signal parameters that one timeframe overrides; see [`SignalsSection`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignalOverrides {
     /// `breakout` lookback.
@@ -179,7 +182,7 @@ impl SignalsSection {
 }
 
 /// `[backpressure]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackpressureSection {
     /// Slots of each record ring between stages.
@@ -205,7 +208,7 @@ impl Default for BackpressureSection {
 }
 
 /// `[sim]`: the built-in exchange simulator.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimSection {
     /// Symbols to simulate; empty for the default list.
@@ -242,8 +245,50 @@ impl Default for SimSection {
     }
 }
 
+/// What the engine does when the journal cannot be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalOnError {
+    /// Keep processing and publishing; count and report the loss; journal again as soon
+    /// as it can.
+    Continue,
+    /// Stop the engine (with an error).
+    Stop,
+}
+
+/// `[journal]`: fixed-size memory-mapped segments holding every frame as received.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalSection {
+    /// Write the journal.
+    pub enabled: bool,
+    /// Directory of the segment files (created if missing).
+    pub dir: PathBuf,
+    /// Size of each segment file, MiB (1 to 4096).
+    pub segment_mb: u64,
+    /// The oldest segments are deleted when all of them take more than this, MiB.
+    pub retain_mb: u64,
+    /// Fault pages in and prepare the next segment on a background thread.
+    pub pretouch: bool,
+    /// What to do when the journal cannot be written.
+    pub on_error: JournalOnError,
+}
+
+impl Default for JournalSection {
+    fn default() -> Self {
+        JournalSection {
+            enabled: true,
+            dir: "journal".into(),
+            segment_mb: 256,
+            retain_mb: 16 << 10,
+            pretouch: true,
+            on_error: JournalOnError::Continue,
+        }
+    }
+}
+
 /// `[[feeds]]`: one source.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeedSection {
     /// Name for logs.
@@ -318,6 +363,7 @@ impl Default for Config {
             backpressure: BackpressureSection::default(),
             throttle: ThrottleConfig::default(),
             sim: SimSection::default(),
+            journal: JournalSection::default(),
             feeds: vec![FeedSection::default()],
         }
     }
@@ -362,6 +408,10 @@ impl Config {
                 .all(|f| f.full_policy == self.feeds[0].full_policy),
             "every feed must have the same full_policy: the feeds share one parser output"
         );
+        anyhow::ensure!(
+            (1..=4096).contains(&self.journal.segment_mb),
+            "journal.segment_mb must be from 1 to 4096"
+        );
         for f in &self.feeds {
             anyhow::ensure!(
                 tickforge_engine::symbol::venue::from_name(&f.venue).is_some(),
@@ -373,6 +423,12 @@ impl Config {
             anyhow::ensure!(
                 f.url == "sim" || !f.symbols.is_empty(),
                 "feed {:?} lists no symbols",
+                f.name
+            );
+            anyhow::ensure!(
+                !self.journal.enabled
+                    || f.max_frame_bytes as u64 <= (self.journal.segment_mb << 20) / 2,
+                "feed {:?}: max_frame_bytes must be at most half of journal.segment_mb",
                 f.name
             );
             anyhow::ensure!(
@@ -399,6 +455,18 @@ impl Config {
             reconnect: false,
             ..FeedSection::default()
         }];
+    }
+
+    /// The journal writer's settings, with `start_payload` as the payload of every
+    /// segment's first entry.
+    pub fn journal_config(&self, start_payload: Vec<u8>) -> JournalConfig {
+        JournalConfig {
+            dir: self.journal.dir.clone(),
+            segment_size: self.journal.segment_mb << 20,
+            retain_bytes: self.journal.retain_mb.saturating_mul(1 << 20),
+            start_payload,
+            pretouch: self.journal.pretouch,
+        }
     }
 
     /// True when a feed uses the in-process simulator.

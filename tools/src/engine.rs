@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tickforge_engine::aggregator::{AggregatorConfig, BarAggregator};
 use tickforge_engine::backpressure::PolicyOutbox;
-use tickforge_engine::frame::frame_edge;
+use tickforge_engine::frame::{drop_note_channel, frame_edge, FrameOutbox};
+use tickforge_engine::journal::JournalWriter;
 use tickforge_engine::layout::{self, Layout, StageId};
 use tickforge_engine::record::Record;
 use tickforge_engine::ring::edge;
@@ -24,13 +25,18 @@ use tickforge_engine::symbol::{venue, SymbolTable};
 use tickforge_engine::throttle::QuoteThrottle;
 use tickforge_engine::wait::ThreadWake;
 use tickforge_feeds::connection::Endpoint;
+use tickforge_feeds::frame_journal::FrameJournal;
 use tickforge_feeds::parser::ParserStage;
 use tickforge_feeds::reader::{FeedSpec, ReaderStage};
 use tickforge_feeds::venue::{adapter_for, AdapterOptions, Subscription, VenueAdapter};
 use tickforge_replay::export::{ExportFormat, Exporter};
 
-use crate::config::Config;
+use crate::config::{Config, JournalOnError};
+use crate::recorded::start_payload;
 use crate::sim::{venue_spelling, SimConfig, SimServer};
+
+/// Dropped trades the parser may report before the reader journals them.
+const DROP_NOTES: usize = 1 << 14;
 
 /// Histogram names in `NAME.stats`.
 pub const LATENCY_TOTAL: &str = "e2e_latency_ns";
@@ -48,6 +54,8 @@ pub struct Engine {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Vec<Box<dyn Stage>>>>,
     exporter: Option<Arc<Mutex<ExportState>>>,
+    /// Set when the journal could not be written and the config says to stop.
+    journal_failed: Option<Arc<AtomicBool>>,
 }
 
 /// The exporter and the first error it met (the tap cannot return one).
@@ -56,13 +64,21 @@ struct ExportState {
     error: Option<std::io::Error>,
 }
 
-/// Extra wiring for tests and exports.
+/// Builds the stage that feeds frames to the parser in place of the network reader (a
+/// replay): it gets the frame edge's producer.
+pub type SourceFactory = Box<dyn FnOnce(FrameOutbox) -> anyhow::Result<Box<dyn Stage>> + Send>;
+
+/// Extra wiring for tests, exports and replays.
 #[derive(Default)]
 pub struct StartOptions {
     /// Receives every event the publisher writes to the ring.
     pub tap: Option<EventTap>,
     /// Write what the engine publishes into this directory, in this format.
     pub export: Option<(PathBuf, ExportFormat)>,
+    /// Take frames from this source instead of the network (no simulator, no journal).
+    pub source: Option<SourceFactory>,
+    /// Pass on only the trades and quotes of these symbols (names as in the config).
+    pub symbols: Option<Vec<String>>,
 }
 
 fn sim_config(cfg: &Config, venue_id: u8) -> SimConfig {
@@ -97,9 +113,10 @@ impl Engine {
     /// stage threads.
     pub fn start(cfg: &Config, opts: StartOptions) -> anyhow::Result<Engine> {
         cfg.validate()?;
+        let live = opts.source.is_none();
         // One simulator per venue that a feed with `url = "sim"` uses.
         let mut sims: Vec<SimServer> = Vec::new();
-        for f in cfg.feeds.iter().filter(|f| f.url == "sim") {
+        for f in cfg.feeds.iter().filter(|f| live && f.url == "sim") {
             let v = venue::from_name(&f.venue).context("unknown venue")?;
             if !sims.iter().any(|s| s.venue() == v) {
                 let sc = sim_config(cfg, v);
@@ -153,8 +170,10 @@ impl Engine {
                 (_, "") => adapter.default_url().to_owned(),
                 _ => f.url.clone(),
             };
-            Endpoint::parse_with_ca(&url, f.ca_file.as_deref())
-                .with_context(|| format!("feed {:?}", f.name))?;
+            if live {
+                Endpoint::parse_with_ca(&url, f.ca_file.as_deref())
+                    .with_context(|| format!("feed {:?}", f.name))?;
+            }
             let mut subscribe = adapter.login_messages();
             subscribe.extend(adapter.subscribe_messages(&subs, 1));
             specs.push(FeedSpec {
@@ -203,12 +222,53 @@ impl Engine {
 
         let stop = Arc::new(AtomicBool::new(false));
         let policy = cfg.feeds[0].full_policy;
-        let reader = ReaderStage::new(specs, frames_tx, stop.clone())?;
-        let parser = ParserStage::new(
+        let mut frames_rx = frames_rx;
+        let mut journal_failed = None;
+        let mut drop_notes = None;
+        let reader: Box<dyn Stage> = match opts.source {
+            Some(factory) => factory(frames_tx).context("opening the replay's source")?,
+            None => {
+                let mut reader = ReaderStage::new(specs, frames_tx, stop.clone())?;
+                if cfg.journal.enabled {
+                    let payload = start_payload(cfg, &feed_symbols, &table)?;
+                    let mut writer = JournalWriter::open(cfg.journal_config(payload))
+                        .with_context(|| {
+                            format!("opening the journal in {}", cfg.journal.dir.display())
+                        })?;
+                    frames_rx = frames_rx.with_journal(writer.share());
+                    let (tx, rx) = drop_note_channel(DROP_NOTES);
+                    drop_notes = Some(tx);
+                    let journal =
+                        FrameJournal::new(writer, cfg.journal.on_error == JournalOnError::Stop)
+                            .with_drop_notes(rx);
+                    journal_failed = Some(journal.failed_flag());
+                    reader = reader.with_journal(journal);
+                }
+                Box::new(reader)
+            }
+        };
+        let mut parser = ParserStage::new(
             frames_rx,
             PolicyOutbox::new(parsed_tx, policy, bp.pressure, priority.clone()),
             adapters,
         );
+        if let Some(tx) = drop_notes {
+            parser = parser.with_drop_notes(tx);
+        }
+        if let Some(names) = &opts.symbols {
+            let mut keep = vec![false; table.len()];
+            for name in names {
+                let mut found = false;
+                for (id, s) in table.iter().enumerate() {
+                    if s.name.eq_ignore_ascii_case(name) {
+                        keep[id] = true;
+                        found = true;
+                    }
+                }
+                anyhow::ensure!(found, "symbol {name:?} is not in the symbol table");
+            }
+            parser = parser.with_symbol_filter(keep);
+        }
         let agg_cfg = AggregatorConfig {
             timeframes: cfg.engine.timeframes.clone(),
             grace_ns: cfg.engine.grace_ms as i64 * 1_000_000,
@@ -272,7 +332,7 @@ impl Engine {
 
         // Stats: every stage's counters, declared up front.
         let mut boxed: Vec<(StageId, Box<dyn Stage>)> = vec![
-            (StageId::Reader, Box::new(reader)),
+            (StageId::Reader, reader),
             (StageId::Parser, Box::new(parser)),
             (StageId::Aggregator, Box::new(aggregator)),
             (StageId::Scanner, Box::new(scanner)),
@@ -335,6 +395,7 @@ impl Engine {
             stop,
             threads,
             exporter,
+            journal_failed,
         })
     }
 
@@ -362,6 +423,14 @@ impl Engine {
         }
         for sim in self.sims {
             sim.stop();
+        }
+        if self
+            .journal_failed
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+        {
+            anyhow::bail!(
+                "stopped: the journal could not be written (journal.on_error = \"stop\")"
+            );
         }
         if let Some(e) = self.exporter {
             let mut st = e.lock().unwrap_or_else(|p| p.into_inner());

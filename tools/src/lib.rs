@@ -4,6 +4,10 @@
 
 pub mod config;
 pub mod engine;
+pub mod journal_cmd;
+pub mod recorded;
+pub mod replay_cmd;
 pub mod sim;
 pub mod stat;
 pub mod tail;
+pub mod timefmt;

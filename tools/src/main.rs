@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tickforge::config::Config;
 use tickforge::engine::{Engine, StartOptions, LATENCY_RECENT, LATENCY_TOTAL};
+use tickforge::journal_cmd::{self, JournalCommand};
+use tickforge::replay_cmd::{self, ReplayArgs};
 use tickforge::sim::{FaultArgs, SimConfig, SimServer};
 use tickforge::{stat, tail};
 use tickforge_engine::shm::StatsReader;
@@ -51,6 +53,12 @@ enum Command {
         /// Export format.
         #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
         export_format: ExportFormatArg,
+        /// Journal every frame into this directory (default: the config's, `./journal`).
+        #[arg(long, conflicts_with = "no_journal")]
+        journal: Option<PathBuf>,
+        /// Do not journal.
+        #[arg(long)]
+        no_journal: bool,
     },
     /// Serve a venue's protocol on loopback with a synthetic market.
     Sim {
@@ -82,6 +90,11 @@ enum Command {
         #[command(flatten)]
         faults: FaultArgs,
     },
+    /// Look into a journal: list, verify, dump, repair.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+    /// Run a journal's frames through the engine again.
+    Replay(ReplayArgs),
     /// Print events from a running engine's shared memory.
     Tail(tail::TailArgs),
     /// Show a running engine's counters and latency.
@@ -104,6 +117,8 @@ fn main() -> anyhow::Result<()> {
         sim_file: None,
         export: None,
         export_format: ExportFormatArg::Csv,
+        journal: None,
+        no_journal: false,
     };
     match cli.command.unwrap_or(default) {
         Command::Run {
@@ -114,6 +129,8 @@ fn main() -> anyhow::Result<()> {
             sim_file,
             export,
             export_format,
+            journal,
+            no_journal,
         } => {
             let mut cfg = match &config {
                 Some(path) => {
@@ -132,13 +149,20 @@ fn main() -> anyhow::Result<()> {
             if let Some(path) = sim_file {
                 cfg.use_tick_file(path);
             }
+            if let Some(dir) = journal {
+                cfg.journal.enabled = true;
+                cfg.journal.dir = dir;
+            }
+            if no_journal {
+                cfg.journal.enabled = false;
+            }
             let format = match export_format {
                 ExportFormatArg::Csv => ExportFormat::Csv,
                 ExportFormatArg::Jsonl => ExportFormat::Jsonl,
             };
             let opts = StartOptions {
-                tap: None,
                 export: export.map(|d| (d, format)),
+                ..StartOptions::default()
             };
             run(&cfg, duration.map(Duration::from_secs_f64), opts)
         }
@@ -184,9 +208,19 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Journal(cmd) => exit_with(journal_cmd::run(&cmd)?),
+        Command::Replay(args) => exit_with(replay_cmd::run(&args)?),
         Command::Tail(args) => tail::run(&args),
         Command::Stat(args) => stat::run(&args),
     }
+}
+
+/// Ends the process with `code` when it is not 0.
+fn exit_with(code: i32) -> anyhow::Result<()> {
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
 }
 
 fn ctrl_c_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
@@ -200,6 +234,9 @@ fn ctrl_c_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>
 fn run(cfg: &Config, duration: Option<Duration>, opts: StartOptions) -> anyhow::Result<()> {
     let engine = Engine::start(cfg, opts)?;
     println!("{}", engine.layout);
+    if cfg.journal.enabled {
+        println!("journal: {}", cfg.journal.dir.display());
+    }
     if let Some(sim) = engine.sim() {
         match &cfg.sim.tick_file {
             Some(path) => println!("simulator: {} serving {}", sim.url(), path.display()),

@@ -51,6 +51,8 @@ fn run_tail_and_stat_across_processes() {
     let run = Command::new(BIN)
         .arg("run")
         .arg(&cfg)
+        .arg("--journal")
+        .arg(dir.path().join("journal"))
         .args(["--duration", "6"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -142,7 +144,11 @@ fn a_config_error_is_reported_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[engine]\ntimeframes = [\"7x\"]\n").unwrap();
-    let out = Command::new(BIN).arg("run").arg(&cfg).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--no-journal"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid timeframe"), "{err}");

@@ -89,6 +89,8 @@ fn run(format: &str) -> (tempfile::TempDir, Vec<(i64, String, i64, i64)>) {
         .arg(dir.path().join("out"))
         .arg("--shm-dir")
         .arg(dir.path())
+        .arg("--journal")
+        .arg(dir.path().join("journal"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

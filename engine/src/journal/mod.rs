@@ -100,6 +100,7 @@ mod config;
 mod dir;
 mod entry;
 mod error;
+mod handoff;
 mod layout;
 mod pretouch;
 mod reader;
@@ -111,6 +112,7 @@ mod writer;
 pub use config::{JournalConfig, DEFAULT_RETAIN_BYTES};
 pub use dir::LOCK_FILE_NAME;
 pub use error::{Damage, JournalError};
+pub use handoff::{SegmentCursor, SharedSegments};
 pub use layout::{
     parse_segment_file_name, segment_file_name, segment_path, EntryKind, Position,
     DEFAULT_SEGMENT_SIZE, ENTRY_ALIGN, ENTRY_HEADER_SIZE, FLAG_BINARY, FLAG_RESUMED,

@@ -13,6 +13,7 @@ use super::config::JournalConfig;
 use super::dir::{enforce_retention, DirLock};
 use super::entry::{self, Fields};
 use super::error::{io_err, JournalError};
+use super::handoff::SharedSegments;
 use super::layout::{
     align_up, EntryKind, Position, ENTRY_HEADER_SIZE, FLAG_BINARY, FLAG_RESUMED,
     MAX_SEGMENT_NUMBER, SEGMENT_HEADER_SIZE,
@@ -41,6 +42,8 @@ pub struct JournalWriter {
     cfg: JournalConfig,
     recovery: RecoveryReport,
     pretoucher: Option<Pretoucher>,
+    /// Segments handed to reading stages (zero-copy hand-off), if any.
+    shared: Option<SharedSegments>,
     _lock: DirLock,
 }
 
@@ -80,6 +83,7 @@ impl JournalWriter {
             cfg: config,
             recovery: resume.report,
             pretoucher,
+            shared: None,
             _lock: lock,
         };
         w.wake_at = w.next_wake();
@@ -189,6 +193,14 @@ impl JournalWriter {
         self.cfg.max_payload()
     }
 
+    /// The registry through which later stages read the frames this writer appends, by
+    /// position, without a copy ([`SegmentCursor`](super::SegmentCursor)).
+    pub fn share(&mut self) -> SharedSegments {
+        let shared = self.shared.get_or_insert_with(SharedSegments::new);
+        shared.add(Arc::clone(&self.seg));
+        shared.clone()
+    }
+
     /// What opening the journal found and cut.
     pub fn recovery(&self) -> &RecoveryReport {
         &self.recovery
@@ -278,6 +290,9 @@ impl JournalWriter {
             self.put(&end, &[]);
         }
         self.seg = Arc::new(next);
+        if let Some(shared) = &self.shared {
+            shared.add(Arc::clone(&self.seg));
+        }
         self.offset = SEGMENT_HEADER_SIZE;
         self.needs_start = true;
         self.resumed = false;

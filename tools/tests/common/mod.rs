@@ -27,11 +27,16 @@ pub fn connect(addr: SocketAddr, path: &str) -> Client {
     ws
 }
 
-/// Starts the engine of `cfg`, handing every published event to `tap`.
+/// Starts the engine of `cfg`, handing every published event to `tap`. Tests run in
+/// parallel, so the journal is off unless the test chose a directory of its own.
 pub fn start_tapped(cfg: &Config, tap: impl FnMut(&Record) + Send + 'static) -> Engine {
+    let mut cfg = cfg.clone();
+    if cfg.journal.dir == Config::default().journal.dir {
+        cfg.journal.enabled = false;
+    }
     let opts = StartOptions {
         tap: Some(Box::new(tap)),
         ..Default::default()
     };
-    Engine::start(cfg, opts).expect("engine starts")
+    Engine::start(&cfg, opts).expect("engine starts")
 }
