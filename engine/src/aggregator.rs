@@ -118,6 +118,9 @@ struct FeedClock {
     anchor_recv: i64,
     watermark: i64,
     stale: bool,
+    /// The last outage (stale or down): from, until (`i64::MAX` while it lasts); bars
+    /// overlapping it are flagged stale. `(i64::MAX, i64::MIN)`: none yet.
+    outage: (i64, i64),
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -196,7 +199,8 @@ impl BarAggregator {
                     max_exch: i64::MIN,
                     anchor_recv: 0,
                     watermark: i64::MIN,
-                    stale: false
+                    stale: false,
+                    outage: (i64::MAX, i64::MIN),
                 };
                 n_feeds
             ],
@@ -298,6 +302,7 @@ impl BarAggregator {
         let target = f.max_exch.saturating_sub(self.grace);
         self.advance(feed, target, closed);
         let wm = self.feeds[feed as usize].watermark;
+        let outage = self.feeds[feed as usize].outage;
 
         // Lateness is per timeframe: a trade too late for its 1 s bar may still belong to
         // an open 1 m bar. Volume is checked for every timeframe before any bar changes.
@@ -375,6 +380,9 @@ impl BarAggregator {
                     if lo < open_ts.saturating_add(tf_ns) && hi >= open_ts {
                         bar.flags |= bar_flags::INCOMPLETE;
                     }
+                }
+                if outage.0 < open_ts.saturating_add(tf_ns) && outage.1 > open_ts {
+                    bar.flags |= bar_flags::STALE;
                 }
                 let fi = feed as usize;
                 let b = fi * ntf + i;
@@ -462,9 +470,11 @@ impl BarAggregator {
         }
     }
 
-    /// Notes a feed's state: while stale, disconnected or connecting, its bars are flagged
-    /// stale (open ones at once, new ones as they open).
-    pub fn on_feed_state(&mut self, feed: u32, state: FeedState) {
+    /// Notes a feed's state at time `since` (when it began: for a stale feed, its last
+    /// data): while stale, disconnected or connecting, its bars are flagged stale (open ones
+    /// at once, new ones as they open), and so is every bar opened later whose interval
+    /// overlaps the outage.
+    pub fn on_feed_state(&mut self, feed: u32, state: FeedState, since: i64) {
         let stale = matches!(
             state,
             FeedState::Stale | FeedState::Disconnected | FeedState::Connecting
@@ -472,6 +482,12 @@ impl BarAggregator {
         let Some(f) = self.feeds.get_mut(feed as usize) else {
             return;
         };
+        match (f.stale, stale) {
+            (false, true) => f.outage = (since, i64::MAX),
+            (true, true) => f.outage.0 = f.outage.0.min(since),
+            (true, false) => f.outage.1 = since,
+            (false, false) => {}
+        }
         f.stale = stale;
         if !stale {
             return;
@@ -792,7 +808,7 @@ mod tests {
         let mut a = agg(&["1s"], 250_000_000, 1);
         feed(&mut a, &[tr(0, 10 * S, 1, 1, 0)]);
         a.on_drops(0, 10 * S + 5, 10 * S + 6);
-        a.on_feed_state(0, FeedState::Stale);
+        a.on_feed_state(0, FeedState::Stale, 10 * S + 8);
         let mut updated = Vec::new();
         a.on_trade(&tr(0, 10 * S + 10, 1, 1, 0), &mut |_| {}, &mut |b| {
             updated.push(b)
@@ -801,8 +817,17 @@ mod tests {
             updated[0].flags & (bar_flags::INCOMPLETE | bar_flags::STALE),
             bar_flags::INCOMPLETE | bar_flags::STALE
         );
-        a.on_feed_state(0, FeedState::Live);
+        a.on_feed_state(0, FeedState::Live, 11 * S + 500_000_000);
         let mut out = Vec::new();
+        a.on_trade(
+            &tr(0, 11 * S + 600_000_000, 1, 1, 0),
+            &mut |b| out.push(b),
+            &mut |b| updated.push(b),
+        );
+        assert!(
+            updated.last().unwrap().flags & bar_flags::STALE != 0,
+            "a bar opened after recovery that spans the outage is flagged"
+        );
         a.on_trade(&tr(0, 12 * S, 1, 1, 0), &mut |b| out.push(b), &mut |b| {
             updated.push(b)
         });

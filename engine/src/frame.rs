@@ -76,8 +76,8 @@ impl FrameRef {
     }
 }
 
-/// A trade the parser dropped on a full ring, sent back to the reader, which journals it
-/// (a `DROP` entry) so that a replay can reproduce the drop.
+/// A trade the parser dropped on a full ring, sent back to the reader ([`Feedback::Drop`]),
+/// which journals it (a `DROP` entry) so that a replay can reproduce the drop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DropNote {
     /// Journal segment of the frame the trade came from.
@@ -121,28 +121,42 @@ impl DropNote {
     }
 }
 
-/// The parser's end of the drop-note channel.
-pub struct DropNoteSender(rtrb::Producer<DropNote>);
-
-/// The reader's end of the drop-note channel.
-pub struct DropNoteReceiver(rtrb::Consumer<DropNote>);
-
-/// A channel for up to `capacity` pending drop notes, parser → reader.
-pub fn drop_note_channel(capacity: usize) -> (DropNoteSender, DropNoteReceiver) {
-    let (tx, rx) = rtrb::RingBuffer::new(capacity.max(1));
-    (DropNoteSender(tx), DropNoteReceiver(rx))
+/// What the parser tells the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// A trade was dropped on the full ring: journal it.
+    Drop(DropNote),
+    /// The venue announced it will close this connection: replace it (make before break).
+    Rotate {
+        /// Feed id.
+        feed: u32,
+        /// The connection the notice came on.
+        conn: u32,
+    },
 }
 
-impl DropNoteSender {
-    /// Sends a note; false when the channel is full (the reader is not keeping up).
-    pub fn send(&mut self, note: DropNote) -> bool {
-        self.0.push(note).is_ok()
+/// The parser's end of the feedback channel.
+pub struct FeedbackSender(rtrb::Producer<Feedback>);
+
+/// The reader's end of the feedback channel.
+pub struct FeedbackReceiver(rtrb::Consumer<Feedback>);
+
+/// A channel for up to `capacity` pending messages, parser → reader.
+pub fn feedback_channel(capacity: usize) -> (FeedbackSender, FeedbackReceiver) {
+    let (tx, rx) = rtrb::RingBuffer::new(capacity.max(1));
+    (FeedbackSender(tx), FeedbackReceiver(rx))
+}
+
+impl FeedbackSender {
+    /// Sends a message; false when the channel is full (the reader is not keeping up).
+    pub fn send(&mut self, msg: Feedback) -> bool {
+        self.0.push(msg).is_ok()
     }
 }
 
-impl DropNoteReceiver {
-    /// The next pending note.
-    pub fn recv(&mut self) -> Option<DropNote> {
+impl FeedbackReceiver {
+    /// The next pending message.
+    pub fn recv(&mut self) -> Option<Feedback> {
         self.0.pop().ok()
     }
 }

@@ -457,6 +457,12 @@ pub enum FeedState {
     JournalLost = 8,
     /// The journal is written again after a loss (`detail`: frames not journaled meanwhile).
     JournalResumed = 9,
+    /// The connection is being replaced, make before break (the venue announced a shutdown,
+    /// or the connection reached its maximum lifetime); `detail`: the new connection's id.
+    Rotating = 10,
+    /// The new connection took over from the old one (`detail`: the old connection's id);
+    /// no data was missed.
+    Rotated = 11,
 }
 
 impl FeedState {
@@ -472,6 +478,8 @@ impl FeedState {
             7 => FeedState::Ended,
             8 => FeedState::JournalLost,
             9 => FeedState::JournalResumed,
+            10 => FeedState::Rotating,
+            11 => FeedState::Rotated,
             _ => return None,
         })
     }
@@ -488,6 +496,8 @@ impl FeedState {
             FeedState::Ended => "ended",
             FeedState::JournalLost => "journal_lost",
             FeedState::JournalResumed => "journal_resumed",
+            FeedState::Rotating => "rotating",
+            FeedState::Rotated => "rotated",
         }
     }
 }

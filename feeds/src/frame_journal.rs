@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tickforge_engine::frame::{DropNoteReceiver, FrameKind, FrameOutbox, FrameRef};
+use tickforge_engine::frame::{DropNote, FrameKind, FrameOutbox, FrameRef};
 use tickforge_engine::journal::{EntryKind, JournalError, JournalWriter, Position, FLAG_BINARY};
 use tickforge_engine::record::FeedState;
 
@@ -44,7 +44,6 @@ pub struct JournalEvent {
 pub struct FrameJournal {
     writer: JournalWriter,
     stop_on_error: bool,
-    drops: Option<DropNoteReceiver>,
     /// In a loss episode: the segment that was current when it began. Small entries may
     /// still fit its tail; the episode ends with the first entry in a later segment.
     failing: Option<u64>,
@@ -61,19 +60,12 @@ impl FrameJournal {
         FrameJournal {
             writer,
             stop_on_error,
-            drops: None,
             failing: None,
             lost_in_episode: 0,
             event: None,
             failed: Arc::new(AtomicBool::new(false)),
             counters: JournalCounters::default(),
         }
-    }
-
-    /// Also journals the trades the parser reports dropped, from `drops`.
-    pub fn with_drop_notes(mut self, drops: DropNoteReceiver) -> Self {
-        self.drops = Some(drops);
-        self
     }
 
     /// Set when a write failed and the configuration says to stop.
@@ -149,21 +141,19 @@ impl FrameJournal {
         .map(Some)
     }
 
-    /// Journals the drops the parser reported since the last call.
-    pub fn journal_drops(&mut self) {
-        while let Some(note) = self.drops.as_mut().and_then(DropNoteReceiver::recv) {
-            match self
-                .writer
-                .append_drop(note.feed, note.conn, note.recv_ts, 1, &note.encode())
-            {
-                Ok(pos) => {
-                    self.counters.drops += 1;
-                    self.written(pos);
-                }
-                Err(e) => {
-                    self.counters.drops_lost += 1;
-                    self.lose(&e);
-                }
+    /// Journals a trade the parser dropped (a `DROP` entry).
+    pub fn journal_drop(&mut self, note: &DropNote) {
+        match self
+            .writer
+            .append_drop(note.feed, note.conn, note.recv_ts, 1, &note.encode())
+        {
+            Ok(pos) => {
+                self.counters.drops += 1;
+                self.written(pos);
+            }
+            Err(e) => {
+                self.counters.drops_lost += 1;
+                self.lose(&e);
             }
         }
     }

@@ -7,7 +7,7 @@
 
 use tickforge_engine::backpressure::PolicyOutbox;
 use tickforge_engine::frame::{
-    DropNote, DropNoteSender, FrameInbox, FrameKind, FrameRef, IN_BYTE_RING,
+    DropNote, Feedback, FeedbackSender, FrameInbox, FrameKind, FrameRef, IN_BYTE_RING,
 };
 use tickforge_engine::record::{ClockRecord, EndRecord, FeedState, FeedStatusRecord, Record};
 use tickforge_engine::stage::Stage;
@@ -41,6 +41,8 @@ pub struct ParserCounters {
     pub replayed_drops: u64,
     /// Dropped trades whose note to the journal was lost (the reader fell behind).
     pub drop_notes_lost: u64,
+    /// Shutdown notices that could not be passed to the reader.
+    pub rotations_lost: u64,
 }
 
 impl ParserCounters {
@@ -78,8 +80,9 @@ pub struct ParserStage {
     scratch: Vec<u8>,
     done: bool,
     counters: ParserCounters,
-    /// Where dropped trades are reported for the journal.
-    drop_notes: Option<DropNoteSender>,
+    /// Where dropped trades (for the journal) and shutdown notices (for the connection)
+    /// are reported to the reader.
+    feedback: Option<FeedbackSender>,
     /// Symbols let through, by id (replays); `None`: all.
     symbol_filter: Option<Vec<bool>>,
 }
@@ -117,14 +120,15 @@ impl ParserStage {
             scratch: Vec::new(),
             done: false,
             counters: ParserCounters::default(),
-            drop_notes: None,
+            feedback: None,
             symbol_filter: None,
         }
     }
 
-    /// Reports every trade dropped on the full ring to `notes`, for the journal.
-    pub fn with_drop_notes(mut self, notes: DropNoteSender) -> Self {
-        self.drop_notes = Some(notes);
+    /// Reports every trade dropped on the full ring (for the journal) and every shutdown
+    /// notice (to replace the connection) to the reader through `feedback`.
+    pub fn with_feedback(mut self, feedback: FeedbackSender) -> Self {
+        self.feedback = Some(feedback);
         self
     }
 
@@ -189,7 +193,7 @@ impl Stage for ParserStage {
             scratch,
             done,
             counters,
-            drop_notes,
+            feedback,
             symbol_filter,
         } = self;
         while work < PARSE_BUDGET && !*done && out.can_accept() {
@@ -229,7 +233,10 @@ impl Stage for ParserStage {
                                             conn,
                                             recv_ts: ts,
                                         };
-                                        if drop_notes.as_mut().is_some_and(|d| !d.send(note)) {
+                                        let sent = feedback
+                                            .as_mut()
+                                            .is_none_or(|f| f.send(Feedback::Drop(note)));
+                                        if !sent {
                                             counters.drop_notes_lost += 1;
                                         }
                                     }
@@ -274,15 +281,23 @@ impl Stage for ParserStage {
                                                 .unwrap_or_else(|| error_subject(message)),
                                         ))
                                     }
-                                    ControlEvent::ServerShutdown { .. } => Some(status_record(
-                                        venue,
-                                        feed,
-                                        conn,
-                                        FeedState::VenueError,
-                                        ts,
-                                        0,
-                                        "server shutdown notice",
-                                    )),
+                                    ControlEvent::ServerShutdown { .. } => {
+                                        let asked = feedback.as_mut().is_some_and(|f| {
+                                            f.send(Feedback::Rotate { feed, conn })
+                                        });
+                                        if !asked {
+                                            counters.rotations_lost += 1;
+                                        }
+                                        Some(status_record(
+                                            venue,
+                                            feed,
+                                            conn,
+                                            FeedState::VenueError,
+                                            ts,
+                                            0,
+                                            "server shutdown notice",
+                                        ))
+                                    }
                                     ControlEvent::Info { .. } => None,
                                     ControlEvent::Heartbeat => {
                                         counters.heartbeats += 1;
@@ -374,6 +389,7 @@ impl Stage for ParserStage {
         out("filtered", c.filtered);
         out("replayed_drops", c.replayed_drops);
         out("drop_notes_lost", c.drop_notes_lost);
+        out("rotations_lost", c.rotations_lost);
         out("journal_missing", self.input.missing());
     }
 }

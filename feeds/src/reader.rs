@@ -1,12 +1,22 @@
-//! The reader stage: one `mio` event loop driving every feed's connection.
+//! The reader stage: one `mio` event loop driving every feed's connections.
 //!
 //! Each poll it reads ready connections (a bounded number of frames, so stages fused onto
-//! the same thread get their turn), stamps every frame with its receive time, copies it once
-//! into the frame edge, and injects clock ticks for idle feeds. When the frame edge has no
-//! room for a largest frame, it stops reading: the socket's data waits in the kernel and TCP
-//! pushes back to the sender. Connection changes go down the same edge as status frames.
-//! A closed connection is reopened after a backoff (1 s, ×1.5, at most 30 s), and the
-//! feed's subscriptions are sent again on every new connection.
+//! the same thread get their turn), stamps every frame with its receive time, writes it once
+//! into the journal (or the frame edge's byte ring) and passes it on, and injects clock
+//! ticks for idle feeds. When the frame edge has no room for a largest frame, it stops
+//! reading: the socket's data waits in the kernel and TCP pushes back to the sender.
+//!
+//! Connection policy, every transition reported as a status frame (and so as a feed-status
+//! event in shared memory):
+//! - a connection without a data frame for the feed's idle timeout (pings do not count), or
+//!   stuck in its handshake that long, is declared `stale` and replaced;
+//! - a lost connection is reopened after the [`Backoff`] delay (exponential with jitter, reset
+//!   once a connection stayed up for the stable period; optionally giving up after a number
+//!   of attempts), and the feed's subscriptions are sent again on every new connection;
+//! - a venue's shutdown notice (reported by the parser) and the feed's maximum connection
+//!   lifetime start a make-before-break rotation: a second connection is opened and
+//!   subscribed, and the old one closes only once the new one delivers data (`rotating`,
+//!   then `rotated`); trades that arrive on both are delivered once, by trade id, downstream.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +25,14 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 use tickforge_engine::clock::wall_ns;
-use tickforge_engine::frame::{FrameKind, FrameOutbox, FrameRef};
+use tickforge_engine::frame::{Feedback, FeedbackReceiver, FrameKind, FrameOutbox, FrameRef};
 use tickforge_engine::record::FeedState;
 use tickforge_engine::stage::Stage;
 
+use crate::backoff::{Backoff, BackoffPolicy};
 use crate::connection::{Connection, ConnectionError, Endpoint, Step};
 use crate::frame_journal::{FrameJournal, JournalCounters};
+use crate::link::{Link, Slot};
 use crate::venue::Keepalive;
 
 /// One feed as the reader sees it.
@@ -41,14 +53,21 @@ pub struct FeedSpec {
     /// Reconnect after the connection closes; when false the feed ends instead (finite
     /// inputs such as a tick file served by the simulator).
     pub reconnect: bool,
+    /// Reconnect delays.
+    pub backoff: BackoffPolicy,
+    /// Declare a connection stale after this long without a data frame; `None`: never.
+    pub idle_timeout: Option<Duration>,
+    /// Replace a connection (make before break) after it has been open this long.
+    pub max_lifetime: Option<Duration>,
     /// For `wss://`: extra CA certificates (PEM) trusted besides the platform's roots.
     pub ca_file: Option<std::path::PathBuf>,
 }
 
-/// Reconnect backoff: first delay, growth factor, cap.
-const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
-const BACKOFF_FACTOR: f64 = 1.5;
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A rotation's successor takes over once it has delivered data for this long: long enough
+/// for the old connection to deliver what it has in flight.
+const ROTATION_OVERLAP: Duration = Duration::from_millis(500);
+/// ... or once it holds this many bytes of frames.
+const ROTATION_HOLD_BYTES: usize = 16 << 20;
 /// Frames read per connection per poll before giving other stages a turn.
 const READ_BUDGET: usize = 1;
 /// On a connection that is never idle, keepalive timers are still looked at after this
@@ -72,22 +91,58 @@ pub struct ReaderCounters {
     pub clocks: u64,
     /// Application-level keepalive messages sent.
     pub keepalives: u64,
+    /// Connections declared stale.
+    pub stale: u64,
+    /// Make-before-break rotations started.
+    pub rotations: u64,
+    /// Rotations completed (the new connection took over).
+    pub rotated: u64,
+    /// Rotations given up (the new connection failed; the old one carried on).
+    pub rotations_abandoned: u64,
+}
+
+/// What ended a connection.
+enum Loss {
+    /// The connection failed or closed.
+    Error(ConnectionError),
+    /// No data within the idle timeout.
+    Stale(Duration),
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loss::Error(e) => write!(f, "{e}"),
+            Loss::Stale(d) => write!(f, "stale: no data for {} ms", d.as_millis()),
+        }
+    }
 }
 
 struct FeedRuntime {
     spec: FeedSpec,
     endpoint: Option<Endpoint>,
-    conn: Option<Connection>,
-    conn_id: u32,
-    readable: bool,
+    /// The feed's connections: `links[active]` is the feed's connection; the other slot
+    /// holds the successor during a rotation.
+    links: [Option<Link>; 2],
+    active: Slot,
     next_attempt: Option<Instant>,
-    backoff: Duration,
+    backoff: Backoff,
     attempt: i64,
+    /// Wall time of the last frame or clock tick (clock injection).
     last_recv: i64,
-    /// When the connection last sent a message (subscriptions or keepalive), wall ns;
-    /// `None` until the WebSocket is open.
-    last_sent: Option<i64>,
+    /// Wall time the feed went down, until it is back.
+    down_since: Option<i64>,
     ended: bool,
+}
+
+impl FeedRuntime {
+    fn successor(&self) -> Slot {
+        1 - self.active
+    }
+
+    fn rotating(&self) -> bool {
+        self.links[self.successor()].is_some()
+    }
 }
 
 /// The reader stage.
@@ -96,14 +151,15 @@ pub struct ReaderStage {
     events: Events,
     feeds: Vec<FeedRuntime>,
     out: FrameOutbox,
-    pending_status: VecDeque<(FrameRef, String)>,
+    pending_status: VecDeque<(FrameRef, Vec<u8>)>,
     stop: Arc<AtomicBool>,
     next_conn: u32,
     end_sent: bool,
-    /// Frames read since the keepalive timers were last looked at.
+    /// Frames read since the timers were last looked at.
     since_timers: usize,
     counters: ReaderCounters,
     journal: Option<FrameJournal>,
+    feedback: Option<FeedbackReceiver>,
 }
 
 /// Passes a frame down the edge: through the journal when there is one, else as a copy.
@@ -120,6 +176,10 @@ fn emit(
     }
 }
 
+fn token(feed: usize, slot: Slot) -> Token {
+    Token(feed * 2 + slot)
+}
+
 impl ReaderStage {
     /// A reader for `feeds`, writing to `out`, stopping when `stop` is set.
     pub fn new(
@@ -132,14 +192,13 @@ impl ReaderStage {
             .into_iter()
             .map(|spec| FeedRuntime {
                 endpoint: None,
-                conn: None,
-                conn_id: 0,
-                readable: false,
+                links: [None, None],
+                active: 0,
                 next_attempt: Some(now),
-                backoff: BACKOFF_INITIAL,
+                backoff: Backoff::new(spec.backoff, u64::from(spec.id) ^ wall_ns() as u64),
                 attempt: 0,
                 last_recv: wall_ns(),
-                last_sent: None,
+                down_since: None,
                 ended: false,
                 spec,
             })
@@ -156,6 +215,7 @@ impl ReaderStage {
             since_timers: 0,
             counters: ReaderCounters::default(),
             journal: None,
+            feedback: None,
         })
     }
 
@@ -164,6 +224,13 @@ impl ReaderStage {
     /// segments).
     pub fn with_journal(mut self, journal: FrameJournal) -> Self {
         self.journal = Some(journal);
+        self
+    }
+
+    /// Takes the parser's reports: dropped trades (journaled) and venue shutdown notices
+    /// (the connection is rotated).
+    pub fn with_feedback(mut self, feedback: FeedbackReceiver) -> Self {
+        self.feedback = Some(feedback);
         self
     }
 
@@ -177,9 +244,8 @@ impl ReaderStage {
         self.counters
     }
 
-    fn status(&mut self, feed: usize, state: FeedState, detail: i64, reason: String) {
-        let f = &self.feeds[feed];
-        let (id, conn) = (f.spec.id, f.conn_id);
+    fn status(&mut self, feed: usize, conn: u32, state: FeedState, detail: i64, reason: String) {
+        let id = self.feeds[feed].spec.id;
         self.status_of(id, conn, state, detail, reason);
     }
 
@@ -187,13 +253,13 @@ impl ReaderStage {
         let mut head = FrameRef::new(FrameKind::Status, feed, conn, wall_ns());
         head.state = state as u16;
         head.detail = detail;
-        self.pending_status.push_back((head, reason));
+        self.pending_status.push_back((head, reason.into_bytes()));
         self.flush_status();
     }
 
     fn flush_status(&mut self) {
         while let Some((head, reason)) = self.pending_status.pop_front() {
-            if let Err(head) = emit(&mut self.out, &mut self.journal, head, reason.as_bytes()) {
+            if let Err(head) = emit(&mut self.out, &mut self.journal, head, &reason) {
                 self.pending_status.push_front((head, reason));
                 return;
             }
@@ -212,131 +278,336 @@ impl ReaderStage {
         self.status_of(u32::MAX, 0, ev.state, ev.detail, ev.reason);
     }
 
+    /// Handles what the parser reported since the last poll.
+    fn take_feedback(&mut self) {
+        while let Some(msg) = self.feedback.as_mut().and_then(FeedbackReceiver::recv) {
+            match msg {
+                Feedback::Drop(note) => {
+                    if let Some(j) = self.journal.as_mut() {
+                        j.journal_drop(&note);
+                    }
+                }
+                Feedback::Rotate { feed, conn } => {
+                    let i = self.feeds.iter().position(|f| f.spec.id == feed);
+                    if let Some(i) = i {
+                        let f = &self.feeds[i];
+                        if f.links[f.active].as_ref().is_some_and(|l| l.id == conn) {
+                            self.start_rotation(i, "server shutdown notice");
+                        }
+                    }
+                }
+            }
+        }
+        self.journal_event();
+    }
+
+    /// Opens a connection for feed `i` in `slot`.
+    fn open(&mut self, i: usize, slot: Slot) -> Result<u32, ConnectionError> {
+        let conn_id = self.next_conn;
+        self.next_conn += 1;
+        let f = &mut self.feeds[i];
+        let endpoint = match &f.endpoint {
+            Some(e) => e.clone(),
+            None => {
+                let e = Endpoint::parse_with_ca(&f.spec.url, f.spec.ca_file.as_deref())?;
+                f.endpoint = Some(e.clone());
+                e
+            }
+        };
+        let conn = Connection::connect(
+            &endpoint,
+            token(i, slot),
+            self.poll.registry(),
+            f.spec.max_frame,
+        )?;
+        f.links[slot] = Some(Link::new(conn, conn_id));
+        Ok(conn_id)
+    }
+
     fn connect_due(&mut self, now: Instant) {
         for i in 0..self.feeds.len() {
             let f = &mut self.feeds[i];
-            if f.ended || f.conn.is_some() || f.next_attempt.is_none_or(|t| t > now) {
+            let slot = f.active;
+            if f.ended || f.links[slot].is_some() || f.next_attempt.is_none_or(|t| t > now) {
                 continue;
             }
             f.next_attempt = None;
             f.attempt += 1;
-            let conn_id = self.next_conn;
-            self.next_conn += 1;
-            f.conn_id = conn_id;
-            let result = match &f.endpoint {
-                Some(e) => Ok(e.clone()),
-                None => Endpoint::parse_with_ca(&f.spec.url, f.spec.ca_file.as_deref()),
-            }
-            .and_then(|e| {
-                f.endpoint = Some(e.clone());
-                Connection::connect(&e, Token(i), self.poll.registry(), f.spec.max_frame)
-            });
             let attempt = f.attempt;
             let url = f.spec.url.clone();
-            match result {
-                Ok(conn) => {
-                    self.feeds[i].conn = Some(conn);
-                    self.feeds[i].readable = true;
-                    self.status(i, FeedState::Connecting, attempt, url);
-                }
-                Err(e) => self.lost(i, e),
+            match self.open(i, slot) {
+                Ok(id) => self.status(i, id, FeedState::Connecting, attempt, url),
+                Err(e) => self.lost(i, slot, Loss::Error(e)),
             }
         }
     }
 
-    fn lost(&mut self, i: usize, err: ConnectionError) {
-        self.counters.disconnects += 1;
-        let registry = self.poll.registry();
-        let f = &mut self.feeds[i];
-        if let Some(c) = f.conn.take() {
-            c.close(registry);
+    /// Starts replacing feed `i`'s connection (make before break).
+    fn start_rotation(&mut self, i: usize, why: &str) {
+        let f = &self.feeds[i];
+        if f.ended || f.rotating() || self.stop.load(Ordering::Relaxed) {
+            return;
         }
-        f.readable = false;
-        f.last_sent = None;
-        let attempt = f.attempt;
-        if f.spec.reconnect && !self.stop.load(Ordering::Relaxed) {
-            f.next_attempt = Some(Instant::now() + f.backoff);
-            f.backoff = f.backoff.mul_f64(BACKOFF_FACTOR).min(BACKOFF_MAX);
-            tracing::warn!(feed = f.spec.id, error = %err, retry_in = ?f.backoff, "feed disconnected");
-        } else {
-            f.ended = true;
-            tracing::info!(feed = f.spec.id, reason = %err, "feed ended");
-        }
-        let ended = self.feeds[i].ended;
-        // A finite input that the peer closed cleanly has ended, not failed: its bars are
-        // not flagged stale.
-        let clean_end = ended && matches!(err, ConnectionError::Closed);
-        if !clean_end {
-            self.status(i, FeedState::Disconnected, attempt, err.to_string());
-        }
-        if ended {
-            self.status(i, FeedState::Ended, attempt, err.to_string());
+        let Some(old) = f.links[f.active].as_ref().map(|l| l.id) else {
+            return;
+        };
+        let slot = f.successor();
+        self.counters.rotations += 1;
+        match self.open(i, slot) {
+            Ok(new) => {
+                tracing::info!(
+                    feed = self.feeds[i].spec.id,
+                    old,
+                    new,
+                    why,
+                    "rotating the connection"
+                );
+                self.status(i, old, FeedState::Rotating, i64::from(new), why.to_string());
+            }
+            Err(e) => {
+                self.counters.rotations_abandoned += 1;
+                tracing::warn!(feed = self.feeds[i].spec.id, error = %e, "cannot open a connection to rotate to");
+            }
         }
     }
 
-    /// Reads from connection `i` until it would block, the budget is spent, or the edge is
-    /// full. Returns the frames read.
-    fn read_conn(&mut self, i: usize) -> usize {
+    /// The successor of feed `i` has delivered data for the overlap: it takes over, after
+    /// the old link has passed on everything it holds, and the old link closes.
+    fn finish_rotation(&mut self, i: usize) {
+        let old_slot = self.feeds[i].active;
+        // Whatever the old connection already holds is read before it closes.
+        self.drain(i, old_slot);
+        if self.feeds[i].active != old_slot || self.feeds[i].links[1 - old_slot].is_none() {
+            // The old link was lost while draining: its successor already took over (or
+            // failed too).
+            return;
+        }
+        let f = &mut self.feeds[i];
+        f.active = f.successor();
+        let new_id = f.links[f.active].as_ref().map_or(0, |l| l.id);
+        let registry = self.poll.registry();
+        let f = &mut self.feeds[i];
+        let old_id = match f.links[old_slot].take() {
+            Some(l) => {
+                l.conn.close(registry);
+                l.id
+            }
+            None => 0,
+        };
+        self.counters.rotated += 1;
+        tracing::info!(feed = f.spec.id, old = old_id, new = new_id, "rotated");
+        self.status(
+            i,
+            new_id,
+            FeedState::Rotated,
+            i64::from(old_id),
+            "make before break".into(),
+        );
+        self.release_held(i);
+    }
+
+    /// Passes on the frames the new active link of feed `i` held during its rotation, in
+    /// order, after everything the old one delivered (trades on both are dropped
+    /// downstream by trade id).
+    fn release_held(&mut self, i: usize) {
+        let f = &mut self.feeds[i];
+        let Some(link) = f.links[f.active].as_mut() else {
+            return;
+        };
+        link.held_bytes = 0;
+        let held = std::mem::take(&mut link.held);
+        self.pending_status.extend(held);
+        self.flush_status();
+    }
+
+    /// Reads what a closing link still has, within a bound.
+    fn drain(&mut self, i: usize, slot: Slot) {
+        for _ in 0..1024 {
+            if self.feeds[i].links[slot].is_none() || self.read_conn(i, slot) == 0 {
+                return;
+            }
+        }
+    }
+
+    fn lost(&mut self, i: usize, slot: Slot, why: Loss) {
+        self.counters.disconnects += 1;
+        let now = Instant::now();
+        let registry = self.poll.registry();
+        let f = &mut self.feeds[i];
+        let link = f.links[slot].take();
+        let (id, up) = match &link {
+            Some(l) => (l.id, l.up_for(now)),
+            None => (0, None),
+        };
+        if let Some(l) = link {
+            l.conn.close(registry);
+        }
+        if slot != f.active {
+            // The successor of a rotation failed: the old connection carries on.
+            self.counters.rotations_abandoned += 1;
+            tracing::warn!(feed = f.spec.id, reason = %why, "rotation abandoned");
+            return;
+        }
+        if f.links[f.successor()]
+            .as_ref()
+            .is_some_and(|l| l.opened.is_some())
+        {
+            // The old connection went before the new one delivered: the new one is open and
+            // subscribed, so it takes over now.
+            f.active = f.successor();
+            let new_id = f.links[f.active].as_ref().map_or(0, |l| l.id);
+            self.counters.rotated += 1;
+            self.status(
+                i,
+                new_id,
+                FeedState::Rotated,
+                i64::from(id),
+                why.to_string(),
+            );
+            self.release_held(i);
+            return;
+        }
+        if let Some(l) = f.links[f.successor()].take() {
+            l.conn.close(registry);
+        }
+        let attempt = f.attempt;
+        f.down_since.get_or_insert(wall_ns());
+        let delay = if f.spec.reconnect && !self.stop.load(Ordering::Relaxed) {
+            f.backoff.next_delay(up)
+        } else {
+            None
+        };
+        match delay {
+            Some(d) => {
+                f.next_attempt = Some(now + d);
+                tracing::warn!(feed = f.spec.id, reason = %why, retry_in = ?d, "feed disconnected");
+            }
+            None => {
+                f.ended = true;
+                tracing::info!(feed = f.spec.id, reason = %why, "feed ended");
+            }
+        }
+        let ended = f.ended;
+        let gave_up = ended && f.spec.reconnect && !self.stop.load(Ordering::Relaxed);
+        // A finite input that the peer closed cleanly has ended, not failed: its bars are
+        // not flagged stale.
+        let clean_end = ended && !gave_up && matches!(why, Loss::Error(ConnectionError::Closed));
+        if !clean_end {
+            self.status(i, id, FeedState::Disconnected, attempt, why.to_string());
+        }
+        if gave_up {
+            let n = self.feeds[i].backoff.failures().saturating_sub(1);
+            self.status(
+                i,
+                id,
+                FeedState::Ended,
+                attempt,
+                format!("gave up after {n} attempts"),
+            );
+        } else if ended {
+            self.status(i, id, FeedState::Ended, attempt, why.to_string());
+        }
+    }
+
+    /// The WebSocket of feed `i`'s link in `slot` opened: subscribe.
+    fn opened(&mut self, i: usize, slot: Slot) -> bool {
+        self.counters.connects += 1;
+        let f = &mut self.feeds[i];
+        let Some(link) = f.links[slot].as_mut() else {
+            return false;
+        };
+        for msg in &f.spec.subscribe {
+            if let Err(e) = link.conn.send_text(msg) {
+                self.lost(i, slot, Loss::Error(e));
+                return false;
+            }
+        }
+        let now = Instant::now();
+        link.opened = Some(now);
+        link.last_data = now;
+        link.last_sent = Some(wall_ns());
+        let id = link.id;
+        if slot != f.active {
+            return true;
+        }
+        let (attempt, reason) = match f.down_since.take() {
+            Some(t) => (
+                f.attempt,
+                format!("back after {} ms", (wall_ns() - t).max(0) / 1_000_000),
+            ),
+            None => (f.attempt, "subscribed".to_string()),
+        };
+        self.status(i, id, FeedState::Live, attempt, reason);
+        true
+    }
+
+    /// Reads from feed `i`'s link in `slot` until it would block, the budget is spent, or
+    /// the edge is full. Returns the frames read.
+    fn read_conn(&mut self, i: usize, slot: Slot) -> usize {
         let mut n = 0;
         while n < READ_BUDGET {
             let f = &mut self.feeds[i];
-            let Some(conn) = f.conn.as_mut() else {
+            let (feed_id, max_frame, active) = (f.spec.id, f.spec.max_frame, f.active);
+            let Some(link) = f.links[slot].as_mut() else {
                 return n;
             };
-            if !self.out.has_room(f.spec.max_frame) || !self.pending_status.is_empty() {
+            if !self.out.has_room(max_frame) || !self.pending_status.is_empty() {
                 self.counters.backpressure_stalls += 1;
                 return n;
             }
-            match conn.step() {
+            match link.conn.step() {
                 Ok(Step::Idle) => {
-                    f.readable = false;
+                    link.readable = false;
                     return n;
                 }
                 Ok(Step::Opened) => {
-                    self.counters.connects += 1;
-                    f.backoff = BACKOFF_INITIAL;
-                    let mut failed = None;
-                    for msg in &f.spec.subscribe {
-                        if let Err(e) = conn.send_text(msg) {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                    if let Some(e) = failed {
-                        self.lost(i, e);
+                    if !self.opened(i, slot) {
                         return n;
                     }
-                    f.last_sent = Some(wall_ns());
-                    let detail = f.attempt;
-                    self.status(i, FeedState::Live, detail, "subscribed".into());
                 }
                 Ok(Step::Control) => {
                     // Pings are answered by queueing a pong; write it out now.
-                    if let Err(e) = conn.flush() {
-                        self.lost(i, e);
+                    if let Err(e) = link.conn.flush() {
+                        self.lost(i, slot, Loss::Error(e));
                         return n;
                     }
                 }
                 Ok(Step::Frame { binary, payload }) => {
                     let recv_ts = wall_ns();
+                    link.last_data = Instant::now();
+                    link.frames += 1;
+                    let conn_id = link.id;
                     f.last_recv = recv_ts;
                     let kind = if binary {
                         FrameKind::Binary
                     } else {
                         FrameKind::Text
                     };
-                    let head = FrameRef::new(kind, f.spec.id, f.conn_id, recv_ts);
+                    let head = FrameRef::new(kind, feed_id, conn_id, recv_ts);
+                    self.counters.frames += 1;
+                    self.counters.bytes += payload.len() as u64;
+                    n += 1;
+                    if slot != active {
+                        // A rotation's successor: held until it takes over.
+                        let first = *link.first_data.get_or_insert_with(Instant::now);
+                        link.held_bytes += payload.len();
+                        link.held.push((head, payload.to_vec()));
+                        if first.elapsed() >= ROTATION_OVERLAP
+                            || link.held_bytes >= ROTATION_HOLD_BYTES
+                        {
+                            self.finish_rotation(i);
+                            return n;
+                        }
+                        continue;
+                    }
                     let pushed = emit(&mut self.out, &mut self.journal, head, &payload);
                     debug_assert!(pushed.is_ok(), "room for a largest frame was checked");
                     if self.journal.is_some() {
                         self.journal_event();
                     }
-                    self.counters.frames += 1;
-                    self.counters.bytes += payload.len() as u64;
-                    n += 1;
                 }
                 Err(e) => {
-                    self.lost(i, e);
+                    self.lost(i, slot, Loss::Error(e));
                     return n;
                 }
             }
@@ -350,7 +621,8 @@ impl ReaderStage {
             if f.ended || interval == 0 || now_ns - f.last_recv < interval {
                 continue;
             }
-            let head = FrameRef::new(FrameKind::Clock, f.spec.id, f.conn_id, now_ns);
+            let conn = f.links[f.active].as_ref().map_or(0, |l| l.id);
+            let head = FrameRef::new(FrameKind::Clock, f.spec.id, conn, now_ns);
             if emit(&mut self.out, &mut self.journal, head, &[]).is_ok() {
                 f.last_recv = now_ns;
                 self.counters.clocks += 1;
@@ -358,37 +630,97 @@ impl ReaderStage {
         }
     }
 
+    /// Declares stale links, abandons rotations that do not take, starts rotations of
+    /// connections at the end of their lifetime.
+    fn check_links(&mut self, now: Instant) {
+        for i in 0..self.feeds.len() {
+            let f = &self.feeds[i];
+            let Some(idle) = f.spec.idle_timeout else {
+                continue;
+            };
+            for slot in [f.successor(), f.active] {
+                let Some(link) = self.feeds[i].links[slot].as_ref() else {
+                    continue;
+                };
+                if now < link.stale_at(idle) {
+                    continue;
+                }
+                let silent = now.saturating_duration_since(link.last_data);
+                let (feed_id, id, opened) = (self.feeds[i].spec.id, link.id, link.opened.is_some());
+                if slot == self.feeds[i].active {
+                    self.counters.stale += 1;
+                    tracing::warn!(
+                        feed = feed_id,
+                        conn = id,
+                        silent_ms = silent.as_millis() as u64,
+                        "feed stale: reconnecting"
+                    );
+                    if opened {
+                        let reason = format!("no data for {} ms", silent.as_millis());
+                        self.status(i, id, FeedState::Stale, silent.as_millis() as i64, reason);
+                    }
+                }
+                self.lost(i, slot, Loss::Stale(silent));
+            }
+        }
+        for i in 0..self.feeds.len() {
+            let f = &self.feeds[i];
+            let done = f.links[f.successor()]
+                .as_ref()
+                .and_then(|l| l.first_data)
+                .is_some_and(|t| now.saturating_duration_since(t) >= ROTATION_OVERLAP);
+            if done {
+                self.finish_rotation(i);
+            }
+        }
+        for i in 0..self.feeds.len() {
+            let f = &self.feeds[i];
+            let (Some(max), Some(link)) = (f.spec.max_lifetime, f.links[f.active].as_ref()) else {
+                continue;
+            };
+            if !f.rotating() && link.up_for(now).is_some_and(|u| u >= max) {
+                self.start_rotation(i, "maximum connection lifetime");
+            }
+        }
+    }
+
     /// Sends each open connection's keepalive when it has sent nothing for the interval.
     fn send_keepalives(&mut self, now_ns: i64) {
         for i in 0..self.feeds.len() {
-            let f = &mut self.feeds[i];
-            let (Some(ka), Some(last), Some(conn)) =
-                (f.spec.keepalive.as_ref(), f.last_sent, f.conn.as_mut())
-            else {
-                continue;
-            };
-            if now_ns - last < ka.interval.as_nanos() as i64 {
-                continue;
-            }
-            f.last_sent = Some(now_ns);
-            match conn.send_text(&ka.message) {
-                Ok(()) => self.counters.keepalives += 1,
-                Err(e) => self.lost(i, e),
+            for slot in 0..2 {
+                let f = &mut self.feeds[i];
+                let Some(ka) = f.spec.keepalive.as_ref() else {
+                    break;
+                };
+                let Some(link) = f.links[slot].as_mut() else {
+                    continue;
+                };
+                let Some(last) = link.last_sent else {
+                    continue;
+                };
+                if now_ns - last < ka.interval.as_nanos() as i64 {
+                    continue;
+                }
+                link.last_sent = Some(now_ns);
+                match link.conn.send_text(&ka.message) {
+                    Ok(()) => self.counters.keepalives += 1,
+                    Err(e) => self.lost(i, slot, Loss::Error(e)),
+                }
             }
         }
     }
 
     fn handle_events(&mut self) {
         for ev in self.events.iter() {
-            if let Some(f) = self.feeds.get_mut(ev.token().0) {
-                f.readable = true;
-                if ev.is_writable() {
-                    if let Some(c) = f.conn.as_mut() {
-                        // Pending writes (subscriptions, pongs) can go out now; errors
-                        // surface on the next read.
-                        let _ = c.flush();
-                    }
-                }
+            let (i, slot) = (ev.token().0 / 2, ev.token().0 % 2);
+            let Some(link) = self.feeds.get_mut(i).and_then(|f| f.links[slot].as_mut()) else {
+                continue;
+            };
+            link.readable = true;
+            if ev.is_writable() {
+                // Pending writes (subscriptions, pongs) can go out now; errors surface on
+                // the next read.
+                let _ = link.conn.flush();
             }
         }
     }
@@ -396,11 +728,17 @@ impl ReaderStage {
     fn shutdown(&mut self) {
         let registry = self.poll.registry();
         for f in &mut self.feeds {
-            if let Some(c) = f.conn.take() {
-                c.close(registry);
+            for l in f.links.iter_mut().filter_map(Option::take) {
+                l.conn.close(registry);
             }
             f.ended = true;
         }
+    }
+
+    fn any_readable(&self) -> bool {
+        self.feeds
+            .iter()
+            .any(|f| f.links.iter().flatten().any(|l| l.readable))
     }
 }
 
@@ -414,10 +752,7 @@ impl Stage for ReaderStage {
             return 0;
         }
         self.flush_status();
-        if let Some(j) = self.journal.as_mut() {
-            j.journal_drops();
-            self.journal_event();
-        }
+        self.take_feedback();
         let stopping = self.stop.load(Ordering::Relaxed);
         let all_ended = self.feeds.iter().all(|f| f.ended);
         if stopping || all_ended {
@@ -435,7 +770,7 @@ impl Stage for ReaderStage {
         }
         let mut work = 0;
         // Only ask the kernel for events when no connection has data waiting.
-        if !self.feeds.iter().any(|f| f.readable && f.conn.is_some())
+        if !self.any_readable()
             && self
                 .poll
                 .poll(&mut self.events, Some(Duration::ZERO))
@@ -444,12 +779,17 @@ impl Stage for ReaderStage {
             self.handle_events();
         }
         for i in 0..self.feeds.len() {
-            if self.feeds[i].readable {
-                work += self.read_conn(i);
+            for slot in 0..2 {
+                if self.feeds[i].links[slot]
+                    .as_ref()
+                    .is_some_and(|l| l.readable)
+                {
+                    work += self.read_conn(i, slot);
+                }
             }
         }
         // Timers only matter when idle or reconnecting: no clock read per frame.
-        if work == 0 || self.feeds.iter().any(|f| f.conn.is_none()) {
+        if work == 0 || self.feeds.iter().any(|f| f.links[f.active].is_none()) {
             let now = Instant::now();
             if self
                 .feeds
@@ -464,6 +804,7 @@ impl Stage for ReaderStage {
         if work == 0 || self.since_timers >= TIMER_EVERY_FRAMES {
             self.since_timers = 0;
             let now = wall_ns();
+            self.check_links(Instant::now());
             self.send_keepalives(now);
             if work == 0 {
                 self.inject_clocks(now);
@@ -483,6 +824,10 @@ impl Stage for ReaderStage {
         out("bytes", c.bytes);
         out("connects", c.connects);
         out("disconnects", c.disconnects);
+        out("stale", c.stale);
+        out("rotations", c.rotations);
+        out("rotated", c.rotated);
+        out("rotations_abandoned", c.rotations_abandoned);
         out("keepalives", c.keepalives);
         out("backpressure_stalls", c.backpressure_stalls);
         out("clocks", c.clocks);
@@ -499,7 +844,7 @@ impl Stage for ReaderStage {
         if self.end_sent {
             return false;
         }
-        // Wake in time for the next reconnect and clock tick.
+        // Wake in time for the next reconnect, clock tick and stale deadline.
         let now = Instant::now();
         let mut t = timeout;
         for f in &self.feeds {
@@ -507,6 +852,11 @@ impl Stage for ReaderStage {
                 t = t.min(at.saturating_duration_since(now));
             }
             t = t.min(f.spec.clock_interval);
+            if let Some(idle) = f.spec.idle_timeout {
+                for l in f.links.iter().flatten() {
+                    t = t.min(l.stale_at(idle).saturating_duration_since(now));
+                }
+            }
         }
         if self.poll.poll(&mut self.events, Some(t)).is_ok() {
             self.handle_events();

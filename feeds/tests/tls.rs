@@ -469,6 +469,9 @@ fn reader_stage_reads_a_wss_feed() {
         max_frame: MAX_FRAME,
         reconnect: false,
         ca_file: Some(pki.ca_file.path().to_path_buf()),
+        backoff: Default::default(),
+        idle_timeout: None,
+        max_lifetime: None,
     };
     let (tx, mut rx) = frame_edge(64, 4 * MAX_FRAME, ThreadWake::new());
     let mut reader =

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tickforge_engine::backpressure::{FullPolicy, PressureConfig};
@@ -11,6 +12,7 @@ use tickforge_engine::layout::LayoutConfig;
 use tickforge_engine::scanner::SignalParams;
 use tickforge_engine::throttle::ThrottleConfig;
 use tickforge_engine::timeframe::Timeframe;
+use tickforge_feeds::backoff::BackoffPolicy;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -322,6 +324,39 @@ pub struct FeedSection {
     /// For `wss://`: a PEM file of extra CA certificates trusted besides the platform's
     /// web roots.
     pub ca_file: Option<PathBuf>,
+    /// A connection without a data frame for this long is stale and replaced, ms; default
+    /// the venue's (30 s; Polygon 120 s); 0 disables.
+    pub idle_timeout_ms: Option<u64>,
+    /// Replace a connection (make before break) once it is this old, ms; default the
+    /// venue's documented lifetime less a margin (Binance 23 h 30 min; others none); 0
+    /// disables.
+    pub max_lifetime_ms: Option<u64>,
+    /// First reconnect delay, ms.
+    pub reconnect_initial_ms: u64,
+    /// Growth of the delay per consecutive failure.
+    pub reconnect_factor: f64,
+    /// Longest reconnect delay, ms.
+    pub reconnect_max_ms: u64,
+    /// Largest random fraction a delay is shortened by (0 to 1).
+    pub reconnect_jitter: f64,
+    /// Give up after this many consecutive failed connections; 0: never.
+    pub reconnect_attempts: u32,
+    /// A connection that stayed up this long resets the delay to the first one, ms.
+    pub reconnect_stable_ms: u64,
+}
+
+impl FeedSection {
+    /// The reconnect policy.
+    pub fn backoff(&self) -> BackoffPolicy {
+        BackoffPolicy {
+            initial: Duration::from_millis(self.reconnect_initial_ms),
+            factor: self.reconnect_factor,
+            max: Duration::from_millis(self.reconnect_max_ms),
+            jitter: self.reconnect_jitter,
+            attempts: self.reconnect_attempts,
+            stable: Duration::from_millis(self.reconnect_stable_ms),
+        }
+    }
 }
 
 impl Default for FeedSection {
@@ -340,6 +375,14 @@ impl Default for FeedSection {
             reconnect: true,
             keepalive_ms: None,
             ca_file: None,
+            idle_timeout_ms: None,
+            max_lifetime_ms: None,
+            reconnect_initial_ms: 1000,
+            reconnect_factor: 1.5,
+            reconnect_max_ms: 30_000,
+            reconnect_jitter: 0.2,
+            reconnect_attempts: 0,
+            reconnect_stable_ms: 10_000,
         }
     }
 }
@@ -429,6 +472,15 @@ impl Config {
                 !self.journal.enabled
                     || f.max_frame_bytes as u64 <= (self.journal.segment_mb << 20) / 2,
                 "feed {:?}: max_frame_bytes must be at most half of journal.segment_mb",
+                f.name
+            );
+            anyhow::ensure!(
+                f.reconnect_factor >= 1.0
+                    && (0.0..=1.0).contains(&f.reconnect_jitter)
+                    && f.reconnect_initial_ms > 0
+                    && f.reconnect_max_ms >= f.reconnect_initial_ms,
+                "feed {:?}: reconnect_factor must be at least 1, reconnect_jitter from 0 to 1, \
+                 reconnect_initial_ms above 0 and at most reconnect_max_ms",
                 f.name
             );
             anyhow::ensure!(

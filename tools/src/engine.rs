@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tickforge_engine::aggregator::{AggregatorConfig, BarAggregator};
 use tickforge_engine::backpressure::PolicyOutbox;
-use tickforge_engine::frame::{drop_note_channel, frame_edge, FrameOutbox};
+use tickforge_engine::frame::{feedback_channel, frame_edge, FrameOutbox};
 use tickforge_engine::journal::JournalWriter;
 use tickforge_engine::layout::{self, Layout, StageId};
 use tickforge_engine::record::Record;
@@ -35,8 +35,8 @@ use crate::config::{Config, JournalOnError};
 use crate::recorded::start_payload;
 use crate::sim::{venue_spelling, SimConfig, SimServer};
 
-/// Dropped trades the parser may report before the reader journals them.
-const DROP_NOTES: usize = 1 << 14;
+/// Reports (dropped trades, shutdown notices) the parser may queue for the reader.
+const FEEDBACK: usize = 1 << 14;
 
 /// Histogram names in `NAME.stats`.
 pub const LATENCY_TOTAL: &str = "e2e_latency_ns";
@@ -190,6 +190,17 @@ impl Engine {
                 max_frame: f.max_frame_bytes,
                 reconnect: f.reconnect,
                 ca_file: f.ca_file.clone(),
+                backoff: f.backoff(),
+                idle_timeout: match f.idle_timeout_ms {
+                    Some(0) => None,
+                    Some(ms) => Some(Duration::from_millis(ms)),
+                    None => Some(adapter.idle_timeout()),
+                },
+                max_lifetime: match f.max_lifetime_ms {
+                    Some(0) => None,
+                    Some(ms) => Some(Duration::from_millis(ms)),
+                    None => adapter.max_lifetime(),
+                },
             });
             adapters.push(adapter);
         }
@@ -224,11 +235,13 @@ impl Engine {
         let policy = cfg.feeds[0].full_policy;
         let mut frames_rx = frames_rx;
         let mut journal_failed = None;
-        let mut drop_notes = None;
+        let (feedback_tx, feedback_rx) = feedback_channel(FEEDBACK);
+        let mut feedback_tx = Some(feedback_tx);
         let reader: Box<dyn Stage> = match opts.source {
             Some(factory) => factory(frames_tx).context("opening the replay's source")?,
             None => {
-                let mut reader = ReaderStage::new(specs, frames_tx, stop.clone())?;
+                let mut reader =
+                    ReaderStage::new(specs, frames_tx, stop.clone())?.with_feedback(feedback_rx);
                 if cfg.journal.enabled {
                     let payload = start_payload(cfg, &feed_symbols, &table)?;
                     let mut writer = JournalWriter::open(cfg.journal_config(payload))
@@ -236,11 +249,8 @@ impl Engine {
                             format!("opening the journal in {}", cfg.journal.dir.display())
                         })?;
                     frames_rx = frames_rx.with_journal(writer.share());
-                    let (tx, rx) = drop_note_channel(DROP_NOTES);
-                    drop_notes = Some(tx);
                     let journal =
-                        FrameJournal::new(writer, cfg.journal.on_error == JournalOnError::Stop)
-                            .with_drop_notes(rx);
+                        FrameJournal::new(writer, cfg.journal.on_error == JournalOnError::Stop);
                     journal_failed = Some(journal.failed_flag());
                     reader = reader.with_journal(journal);
                 }
@@ -252,8 +262,10 @@ impl Engine {
             PolicyOutbox::new(parsed_tx, policy, bp.pressure, priority.clone()),
             adapters,
         );
-        if let Some(tx) = drop_notes {
-            parser = parser.with_drop_notes(tx);
+        if live {
+            if let Some(tx) = feedback_tx.take() {
+                parser = parser.with_feedback(tx);
+            }
         }
         if let Some(names) = &opts.symbols {
             let mut keep = vec![false; table.len()];

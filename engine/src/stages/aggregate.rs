@@ -9,8 +9,8 @@ use super::Backlogged;
 
 /// Runs a [`BarAggregator`] between two rings.
 ///
-/// Output order per trade: bars the trade's watermark advance closed, the trade, then the
-/// open bars it updated (flags without `CLOSED`; the publisher puts those in
+/// Output order per trade: bars the trade's watermark advance closed, the trade (unless it
+/// is a duplicate by trade id, which is counted and dropped), then the open bars it updated (flags without `CLOSED`; the publisher puts those in
 /// `NAME.latest` only). Quotes and clock ticks advance an idle feed's watermark. At the end
 /// of input every open bar closes before the end marker passes on.
 pub struct AggregatorStage {
@@ -50,10 +50,15 @@ fn handle(
     let Some(view) = rec.view() else { return };
     match view {
         RecordView::Trade(t) => {
+            let duplicates = agg.counters().duplicates;
             agg.on_trade(&t, &mut |b| out.push(Record::from(b)), &mut |b| {
                 updated.push(b)
             });
-            out.push(rec);
+            // A trade already delivered (same venue trade id: a resend, or a trade seen on
+            // both connections of a rotation) is not published again.
+            if agg.counters().duplicates == duplicates {
+                out.push(rec);
+            }
             for b in updated.drain(..) {
                 out.push(Record::from(b));
             }
@@ -68,7 +73,14 @@ fn handle(
         RecordView::DropNotice(d) => agg.on_drops(d.symbol, d.min_ts, d.max_ts),
         RecordView::FeedStatus(s) => {
             if let Some(state) = FeedState::from_u16(s.state) {
-                agg.on_feed_state(s.feed, state);
+                // A stale feed's status says how long it had been silent (ms).
+                let since = match state {
+                    FeedState::Stale => {
+                        s.ts.saturating_sub(s.detail.max(0).saturating_mul(1_000_000))
+                    }
+                    _ => s.ts,
+                };
+                agg.on_feed_state(s.feed, state, since);
             }
             out.push(rec);
         }

@@ -284,6 +284,19 @@ pub trait VenueAdapter: Send {
     fn keepalive(&self) -> Option<Keepalive> {
         None
     }
+
+    /// How long a connection may go without a data frame before it counts as stale.
+    /// Default 30 s: the trade and best bid/offer channels of a crypto venue are never
+    /// silent that long while the venue works.
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+
+    /// The venue's documented maximum connection lifetime, shortened by a margin: the
+    /// connection is replaced, make before break, once it is this old. Default: none.
+    fn max_lifetime(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Options shared by every adapter.

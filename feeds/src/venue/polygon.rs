@@ -242,6 +242,12 @@ impl VenueAdapter for PolygonAdapter {
         }
     }
 
+    /// Stocks trade only in market hours, and a quiet ticker may not print for minutes:
+    /// 120 s.
+    fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(120)
+    }
+
     fn default_url(&self) -> &'static str {
         Self::DEFAULT_URL
     }

@@ -211,6 +211,13 @@ impl VenueAdapter for BinanceAdapter {
         self.parse_with(frame, recv_ts, out)
     }
 
+    /// Binance closes every connection after 24 hours ("A single connection to
+    /// stream.binance.com is only valid for 24 hours; expect to be disconnected at the 24
+    /// hour mark", WebSocket Streams documentation): replaced after 23 h 30 min.
+    fn max_lifetime(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(23 * 3600 + 1800))
+    }
+
     fn default_url(&self) -> &'static str {
         Self::DEFAULT_URL
     }
