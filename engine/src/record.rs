@@ -463,6 +463,10 @@ pub enum FeedState {
     /// The new connection took over from the old one (`detail`: the old connection's id);
     /// no data was missed.
     Rotated = 11,
+    /// A source group switched to a backup source (`detail`: its feed id).
+    FailedOver = 12,
+    /// A source group switched back to its primary (`detail`: its feed id).
+    FailedBack = 13,
 }
 
 impl FeedState {
@@ -480,6 +484,8 @@ impl FeedState {
             9 => FeedState::JournalResumed,
             10 => FeedState::Rotating,
             11 => FeedState::Rotated,
+            12 => FeedState::FailedOver,
+            13 => FeedState::FailedBack,
             _ => return None,
         })
     }
@@ -498,6 +504,8 @@ impl FeedState {
             FeedState::JournalResumed => "journal_resumed",
             FeedState::Rotating => "rotating",
             FeedState::Rotated => "rotated",
+            FeedState::FailedOver => "failed_over",
+            FeedState::FailedBack => "failed_back",
         }
     }
 }

@@ -79,6 +79,8 @@ pub enum SymbolError {
 pub struct SymbolTable {
     entries: Vec<SymbolInfo>,
     by_name: HashMap<(u8, String), u32>,
+    /// Other names of symbols: (venue, name, id).
+    aliases: Vec<(u8, String, u32)>,
 }
 
 impl SymbolTable {
@@ -108,6 +110,35 @@ impl SymbolTable {
         });
         self.by_name.insert(key, id);
         Ok(id)
+    }
+
+    /// Makes `name` on `venue` another name of symbol `id` (a backup source on another
+    /// venue carrying the same instrument).
+    pub fn add_alias(&mut self, venue: u8, name: &str, id: u32) -> Result<(), SymbolError> {
+        if name.is_empty() || name.len() > MAX_SYMBOL_NAME || id as usize >= self.entries.len() {
+            return Err(SymbolError::BadName(name.to_string()));
+        }
+        let key = (venue, name.to_string());
+        match self.by_name.get(&key) {
+            Some(&existing) if existing == id => Ok(()),
+            Some(_) => Err(SymbolError::Duplicate {
+                venue: venue::name(venue),
+                name: name.to_string(),
+            }),
+            None => {
+                self.by_name.insert(key, id);
+                self.aliases.push((venue, name.to_string(), id));
+                Ok(())
+            }
+        }
+    }
+
+    /// Every (venue, name, id) a venue's messages may use: the symbols and their aliases.
+    pub fn names(&self) -> impl Iterator<Item = (u8, &str, u32)> {
+        self.entries
+            .iter()
+            .map(|s| (s.venue, s.name.as_str(), s.id))
+            .chain(self.aliases.iter().map(|(v, n, id)| (*v, n.as_str(), *id)))
     }
 
     /// The id of a venue's symbol.

@@ -3,9 +3,11 @@
 #![warn(missing_docs)]
 pub mod backoff;
 pub mod connection;
+pub mod failover;
 pub mod frame_journal;
 pub mod link;
 pub mod parser;
+pub mod quality;
 pub mod reader;
 #[cfg(feature = "reference")]
 pub mod reference;

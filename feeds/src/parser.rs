@@ -9,10 +9,14 @@ use tickforge_engine::backpressure::PolicyOutbox;
 use tickforge_engine::frame::{
     DropNote, Feedback, FeedbackSender, FrameInbox, FrameKind, FrameRef, IN_BYTE_RING,
 };
-use tickforge_engine::record::{ClockRecord, EndRecord, FeedState, FeedStatusRecord, Record};
+use tickforge_engine::record::{
+    ClockRecord, EndRecord, FeedState, FeedStatusRecord, Record, TradeRecord,
+};
 use tickforge_engine::stage::Stage;
 use tickforge_engine::symbol::venue;
 
+use crate::failover::{Failover, GroupEvent, Route};
+use crate::quality::SourceQuality;
 use crate::venue::{AdapterEvent, ControlEvent, RejectReason, VenueAdapter};
 
 /// Frames parsed per poll before giving other stages a turn.
@@ -43,6 +47,8 @@ pub struct ParserCounters {
     pub drop_notes_lost: u64,
     /// Shutdown notices that could not be passed to the reader.
     pub rotations_lost: u64,
+    /// Trades of standby sources held back (failover groups).
+    pub standby: u64,
 }
 
 impl ParserCounters {
@@ -85,6 +91,12 @@ pub struct ParserStage {
     feedback: Option<FeedbackSender>,
     /// Symbols let through, by id (replays); `None`: all.
     symbol_filter: Option<Vec<bool>>,
+    /// Source groups (primary and backups).
+    failover: Failover,
+    /// Per-feed quality, when asked for.
+    quality: Option<SourceQuality>,
+    group_events: Vec<GroupEvent>,
+    group_replay: Vec<TradeRecord>,
 }
 
 impl ParserStage {
@@ -122,6 +134,29 @@ impl ParserStage {
             counters: ParserCounters::default(),
             feedback: None,
             symbol_filter: None,
+            failover: Failover::new(Vec::new(), 0, 0),
+            quality: None,
+            group_events: Vec::new(),
+            group_replay: Vec::new(),
+        }
+    }
+
+    /// Arbitrates between the sources of these groups (see [`crate::failover`]).
+    pub fn with_failover(mut self, failover: Failover) -> Self {
+        self.failover = failover;
+        self
+    }
+
+    /// Keeps per-feed quality counters and latency histograms.
+    pub fn with_quality(mut self, quality: SourceQuality) -> Self {
+        self.quality = Some(quality);
+        self
+    }
+
+    /// Where the per-feed latency histograms go in `NAME.stats`.
+    pub fn set_quality_slots(&mut self, slots: Vec<tickforge_engine::shm::HistogramSlot>) {
+        if let Some(q) = self.quality.as_mut() {
+            q.set_slots(slots);
         }
     }
 
@@ -146,6 +181,23 @@ impl ParserStage {
     /// The policy edge's counters (drops, conflation, sampling).
     pub fn policy(&self) -> &PolicyOutbox {
         &self.out
+    }
+}
+
+/// Passes on what the source groups decided: their status events, then the held trades of
+/// a newly active source.
+fn flush_groups(
+    out: &mut PolicyOutbox,
+    events: &mut Vec<GroupEvent>,
+    replay: &mut Vec<TradeRecord>,
+) {
+    for ev in events.drain(..) {
+        out.push_control(status_record(
+            ev.venue, ev.feed, 0, ev.state, ev.ts, ev.detail, &ev.reason,
+        ));
+    }
+    for t in replay.drain(..) {
+        out.push_trade(t);
     }
 }
 
@@ -195,6 +247,10 @@ impl Stage for ParserStage {
             counters,
             feedback,
             symbol_filter,
+            failover,
+            quality,
+            group_events,
+            group_replay,
         } = self;
         while work < PARSE_BUDGET && !*done && out.can_accept() {
             let handled = input.pop_with(scratch, |head, payload| {
@@ -202,8 +258,11 @@ impl Stage for ParserStage {
                 match head.kind {
                     FrameKind::Text => {
                         counters.frames += 1;
+                        if let Some(q) = quality.as_mut() {
+                            q.frame(head.feed);
+                        }
                         let Some(adapter) = adapters.get_mut(head.feed as usize) else {
-                            return;
+                            return head.recv_ts;
                         };
                         let (feed, conn, ts) = (head.feed, head.conn, head.recv_ts);
                         let keep = |s: u32| {
@@ -216,8 +275,15 @@ impl Stage for ParserStage {
                             AdapterEvent::Trade(t) => {
                                 let index = trade_index;
                                 trade_index += 1;
+                                if let Some(q) = quality.as_mut() {
+                                    q.trade(feed, &t);
+                                }
                                 if !keep(t.symbol) {
                                     counters.filtered += 1;
+                                } else if failover.route_trade(feed, &t, group_replay)
+                                    == Route::Hold
+                                {
+                                    counters.standby += 1;
                                 } else if recorded_drop(head, index) {
                                     counters.replayed_drops += 1;
                                     out.drop_trade(t);
@@ -243,7 +309,7 @@ impl Stage for ParserStage {
                                 }
                             }
                             AdapterEvent::Quote(q) => {
-                                if keep(q.symbol) {
+                                if keep(q.symbol) && failover.route_quote(feed) == Route::Pass {
                                     counters.quotes += 1;
                                     out.push_quote(q);
                                 } else {
@@ -329,7 +395,9 @@ impl Stage for ParserStage {
                         }
                     }
                     FrameKind::Clock => {
-                        out.push_control(Record::from(ClockRecord::new(head.feed, head.recv_ts)))
+                        if let Some(feed) = failover.clock_feed(head.feed) {
+                            out.push_control(Record::from(ClockRecord::new(feed, head.recv_ts)))
+                        }
                     }
                     FrameKind::Status => {
                         let state =
@@ -344,15 +412,32 @@ impl Stage for ParserStage {
                             head.detail,
                             reason,
                         ));
+                        if state == FeedState::Live {
+                            if let Some(q) = quality.as_mut() {
+                                q.connected(head.feed);
+                            }
+                        }
+                        failover.on_status(
+                            head.feed,
+                            state,
+                            head.recv_ts,
+                            group_events,
+                            group_replay,
+                        );
                     }
                     FrameKind::End => {
                         out.push_control(Record::from(EndRecord::all(head.recv_ts)));
                         *done = true;
                     }
                 }
+                head.recv_ts
             });
-            if handled.is_none() {
+            let Some(ts) = handled else {
                 break;
+            };
+            if !failover.is_empty() {
+                failover.tick(ts, group_events, group_replay);
+                flush_groups(out, group_events, group_replay);
             }
             work += 1;
         }
@@ -390,6 +475,10 @@ impl Stage for ParserStage {
         out("replayed_drops", c.replayed_drops);
         out("drop_notes_lost", c.drop_notes_lost);
         out("rotations_lost", c.rotations_lost);
+        out("standby", c.standby);
+        if let Some(q) = &self.quality {
+            q.report(out);
+        }
         out("journal_missing", self.input.missing());
     }
 }

@@ -34,6 +34,38 @@ pub struct Config {
     pub journal: JournalSection,
     /// The feeds.
     pub feeds: Vec<FeedSection>,
+    /// Source groups by name (`[groups.NAME]`): feeds naming the same `group` carry the
+    /// same symbols, the first listed being the primary.
+    pub groups: BTreeMap<String, GroupSection>,
+}
+
+/// How a source group uses its feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupMode {
+    /// Every feed connected; only the active one's data passes.
+    HotStandby,
+    /// Every healthy feed's data passes; duplicates dropped by trade id.
+    HotHot,
+}
+
+/// `[groups.NAME]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupSection {
+    /// `hot_standby` or `hot_hot`.
+    pub mode: GroupMode,
+    /// Return to the primary once it has been healthy this long, ms.
+    pub failback_ms: u64,
+}
+
+impl Default for GroupSection {
+    fn default() -> Self {
+        GroupSection {
+            mode: GroupMode::HotStandby,
+            failback_ms: 10_000,
+        }
+    }
 }
 
 /// `[engine]`.
@@ -324,6 +356,8 @@ pub struct FeedSection {
     /// For `wss://`: a PEM file of extra CA certificates trusted besides the platform's
     /// web roots.
     pub ca_file: Option<PathBuf>,
+    /// The source group this feed belongs to (primary: the first feed naming it).
+    pub group: Option<String>,
     /// A connection without a data frame for this long is stale and replaced, ms; default
     /// the venue's (30 s; Polygon 120 s); 0 disables.
     pub idle_timeout_ms: Option<u64>,
@@ -375,6 +409,7 @@ impl Default for FeedSection {
             reconnect: true,
             keepalive_ms: None,
             ca_file: None,
+            group: None,
             idle_timeout_ms: None,
             max_lifetime_ms: None,
             reconnect_initial_ms: 1000,
@@ -408,6 +443,7 @@ impl Default for Config {
             sim: SimSection::default(),
             journal: JournalSection::default(),
             feeds: vec![FeedSection::default()],
+            groups: BTreeMap::new(),
         }
     }
 }
@@ -451,6 +487,12 @@ impl Config {
                 .all(|f| f.full_policy == self.feeds[0].full_policy),
             "every feed must have the same full_policy: the feeds share one parser output"
         );
+        for name in self.groups.keys() {
+            anyhow::ensure!(
+                self.feeds.iter().any(|f| f.group.as_deref() == Some(name)),
+                "group {name:?} has no feed"
+            );
+        }
         anyhow::ensure!(
             (1..=4096).contains(&self.journal.segment_mb),
             "journal.segment_mb must be from 1 to 4096"

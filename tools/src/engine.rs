@@ -25,13 +25,15 @@ use tickforge_engine::symbol::{venue, SymbolTable};
 use tickforge_engine::throttle::QuoteThrottle;
 use tickforge_engine::wait::ThreadWake;
 use tickforge_feeds::connection::Endpoint;
+use tickforge_feeds::failover::{Failover, FailoverMode, GroupSpec};
 use tickforge_feeds::frame_journal::FrameJournal;
 use tickforge_feeds::parser::ParserStage;
+use tickforge_feeds::quality::{latency_name, SourceQuality};
 use tickforge_feeds::reader::{FeedSpec, ReaderStage};
 use tickforge_feeds::venue::{adapter_for, AdapterOptions, Subscription, VenueAdapter};
 use tickforge_replay::export::{ExportFormat, Exporter};
 
-use crate::config::{Config, JournalOnError};
+use crate::config::{Config, GroupMode, JournalOnError};
 use crate::recorded::start_payload;
 use crate::sim::{venue_spelling, SimConfig, SimServer};
 
@@ -128,25 +130,87 @@ impl Engine {
         }
         let sim_of = |v: u8| sims.iter().find(|s| s.venue() == v);
 
-        // Symbols, fixed for the life of the engine.
+        // Symbols, fixed for the life of the engine. A source group is one logical feed
+        // (id: the number of feeds plus the group's index); its backups' symbols are other
+        // names of the primary's, position by position.
         let mut table = SymbolTable::new();
         let mut symbol_feed = Vec::new();
-        let mut feed_symbols = Vec::new();
+        let mut feed_symbols: Vec<Vec<String>> = Vec::new();
+        let mut groups: Vec<(String, GroupSpec)> = Vec::new();
         for (fi, f) in cfg.feeds.iter().enumerate() {
             let v = venue::from_name(&f.venue).context("unknown venue")?;
             let names = match sim_of(v) {
                 Some(s) if f.url == "sim" && f.symbols.is_empty() => s.symbols(),
                 _ => f.symbols.clone(),
             };
-            for name in &names {
-                let prio = f.priority.iter().any(|p| p == name);
-                table
-                    .add(v, name, prio)
-                    .with_context(|| format!("feed {:?}", f.name))?;
-                symbol_feed.push(fi as u32);
+            let group = f
+                .group
+                .as_ref()
+                .map(|g| match groups.iter().position(|(n, _)| n == g) {
+                    Some(i) => (i, false),
+                    None => {
+                        let gs = cfg.groups.get(g).cloned().unwrap_or_default();
+                        groups.push((
+                            g.clone(),
+                            GroupSpec {
+                                name: g.clone(),
+                                mode: match gs.mode {
+                                    GroupMode::HotStandby => FailoverMode::HotStandby,
+                                    GroupMode::HotHot => FailoverMode::HotHot,
+                                },
+                                sources: Vec::new(),
+                                logical_feed: (cfg.feeds.len() + groups.len()) as u32,
+                                venue: v,
+                                failback_ns: (gs.failback_ms as i64).saturating_mul(1_000_000),
+                            },
+                        ));
+                        (groups.len() - 1, true)
+                    }
+                });
+            match group {
+                Some((gi, false)) => {
+                    // A backup: its names point at the primary's symbols.
+                    let primary = groups[gi].1.sources[0] as usize;
+                    let primary_names = feed_symbols[primary].clone();
+                    anyhow::ensure!(
+                        names.len() == primary_names.len(),
+                        "feed {:?}: a backup in group {:?} must list as many symbols as its primary, in the same order",
+                        f.name,
+                        groups[gi].0
+                    );
+                    let pv = groups[gi].1.venue;
+                    for (name, pname) in names.iter().zip(&primary_names) {
+                        let id = table.lookup(pv, pname).context("primary symbol")?;
+                        table
+                            .add_alias(v, name, id)
+                            .with_context(|| format!("feed {:?}", f.name))?;
+                    }
+                    groups[gi].1.sources.push(fi as u32);
+                }
+                _ => {
+                    let logical = match group {
+                        Some((gi, _)) => {
+                            groups[gi].1.sources.push(fi as u32);
+                            groups[gi].1.logical_feed
+                        }
+                        None => fi as u32,
+                    };
+                    for name in &names {
+                        let prio = f.priority.iter().any(|p| p == name);
+                        table
+                            .add(v, name, prio)
+                            .with_context(|| format!("feed {:?}", f.name))?;
+                        symbol_feed.push(logical);
+                    }
+                }
             }
             feed_symbols.push(names);
         }
+        let failover = Failover::new(
+            groups.into_iter().map(|(_, g)| g).collect(),
+            cfg.feeds.len(),
+            table.len(),
+        );
         let priority: Vec<bool> = table.iter().map(|s| s.priority).collect();
 
         // Adapters and the reader's view of each feed.
@@ -257,11 +321,26 @@ impl Engine {
                 Box::new(reader)
             }
         };
+        // Per-source statistics are named after the feeds (made unique by feed id).
+        let feed_names: Vec<String> = cfg
+            .feeds
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                if cfg.feeds.iter().filter(|g| g.name == f.name).count() > 1 {
+                    format!("{}#{i}", f.name)
+                } else {
+                    f.name.clone()
+                }
+            })
+            .collect();
         let mut parser = ParserStage::new(
             frames_rx,
             PolicyOutbox::new(parsed_tx, policy, bp.pressure, priority.clone()),
             adapters,
-        );
+        )
+        .with_failover(failover)
+        .with_quality(SourceQuality::new(&feed_names, table.len()));
         if live {
             if let Some(tx) = feedback_tx.take() {
                 parser = parser.with_feedback(tx);
@@ -342,22 +421,32 @@ impl Engine {
             }));
         }
 
-        // Stats: every stage's counters, declared up front.
+        // Stats: every stage's counters and every histogram, declared up front.
+        let names: Vec<Vec<String>> = vec![
+            stage_names(reader.as_ref()),
+            stage_names(&parser),
+            stage_names(&aggregator),
+            stage_names(&scanner),
+            stage_names(&publisher),
+        ];
+        let all: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
+        let source_hists: Vec<String> = feed_names.iter().map(|n| latency_name(n)).collect();
+        let mut hists = vec![LATENCY_TOTAL, LATENCY_RECENT];
+        hists.extend(source_hists.iter().map(String::as_str));
+        let mut stats = StatsWriter::create(&shm, &StatsLayout::new(&all, &hists))
+            .context("creating the stats file")?;
+        parser.set_quality_slots(
+            source_hists
+                .iter()
+                .map(|n| stats.histogram(n))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
         let mut boxed: Vec<(StageId, Box<dyn Stage>)> = vec![
             (StageId::Reader, reader),
             (StageId::Parser, Box::new(parser)),
             (StageId::Aggregator, Box::new(aggregator)),
             (StageId::Scanner, Box::new(scanner)),
         ];
-        let mut names: Vec<Vec<String>> =
-            boxed.iter().map(|(_, s)| stage_names(s.as_ref())).collect();
-        names.push(stage_names(&publisher));
-        let all: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
-        let mut stats = StatsWriter::create(
-            &shm,
-            &StatsLayout::new(&all, &[LATENCY_TOTAL, LATENCY_RECENT]),
-        )
-        .context("creating the stats file")?;
         let mut counters = Vec::new();
         for list in &names {
             counters.push(

@@ -86,6 +86,14 @@ fn engine(
     common::start_tapped(&cfg, tap(seen))
 }
 
+/// These tests check reaction times (the idle timeout plus a margin), so they run one at a
+/// time rather than competing for the machine's cores with each other.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !done() {
@@ -114,6 +122,7 @@ fn ids_by_symbol(seen: &Seen) -> BTreeMap<u32, Vec<u64>> {
 
 #[test]
 fn a_stalled_feed_is_declared_stale_in_time_reconnected_and_its_bars_flagged() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let sim = sim(
         FaultConfig {
@@ -202,6 +211,7 @@ fn a_stalled_feed_is_declared_stale_in_time_reconnected_and_its_bars_flagged() {
 
 #[test]
 fn repeated_disconnects_back_off_as_configured_and_keep_every_subscription() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let sim = sim(
         FaultConfig {
@@ -274,6 +284,7 @@ fn repeated_disconnects_back_off_as_configured_and_keep_every_subscription() {
 
 #[test]
 fn make_before_break_rotations_lose_and_double_no_trade() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     // A shutdown notice after 400 messages on every connection, and a maximum lifetime.
     let sim = sim(
@@ -345,6 +356,7 @@ fn rss_kib() -> u64 {
 
 #[test]
 fn floods_of_malformed_frames_and_bursts_are_counted_without_dropping_the_connection() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let sim = SimServer::start(SimConfig {
         symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],

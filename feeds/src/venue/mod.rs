@@ -463,13 +463,13 @@ impl SymbolIndex {
     /// The symbols of `venue` in `table`.
     pub(crate) fn new(table: &SymbolTable, venue: u8) -> Self {
         let mut index = SymbolIndex::default();
-        for s in table.iter().filter(|s| s.venue == venue) {
-            match pack(s.name.as_bytes()) {
+        for (_, name, id) in table.names().filter(|(v, _, _)| *v == venue) {
+            match pack(name.as_bytes()) {
                 Some(k) => {
-                    index.short.insert(k, s.id);
+                    index.short.insert(k, id);
                 }
                 None => {
-                    index.long.insert(s.name.as_bytes().into(), s.id);
+                    index.long.insert(name.as_bytes().into(), id);
                 }
             }
         }

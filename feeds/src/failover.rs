@@ -1,0 +1,607 @@
+//! Source groups: several feeds carrying the same symbols, one primary and its backups, so
+//! that the engine's output survives the loss of a source.
+//!
+//! Downstream, a group is one logical feed (its own feed id, which the aggregator's bars
+//! and watermark follow); each source keeps its physical feed id for its own status events
+//! and quality counters. Sources are healthy from `live` until they go `stale`,
+//! `disconnected`, `connecting` or `ended`.
+//!
+//! - **Hot standby**: every source is connected, but only the active one's trades and
+//!   quotes pass; the others' trades are held in a bounded buffer. When the active source
+//!   goes down, the first healthy source in priority order becomes active and its held
+//!   trades are passed on at once, so the trades the failed source never delivered are not
+//!   lost (those it did deliver are dropped downstream by trade id). When the primary has
+//!   been healthy again for the fail-back time, it becomes active the same way.
+//! - **Hot-hot**: every healthy source's trades and quotes pass; duplicates are dropped
+//!   downstream by venue trade id. A source joins a symbol's stream only where its ids meet
+//!   what was delivered: a (re)connected source whose first trade is ahead of the others
+//!   (its id leaves a gap) is held until the others have delivered up to it, so that the
+//!   downstream dedupe (an id at or below the newest is a duplicate) never drops a trade
+//!   the others were still about to deliver. With no other healthy source it joins at once.
+//!
+//! The group's own status events (feed id = the group's) say `failed_over` / `failed_back`
+//! (detail: the physical feed id now active), `disconnected` when no source is healthy, and
+//! `live` when one is again. Decisions use only the times in the records, so a replay of the
+//! journal makes the same ones.
+
+use std::collections::VecDeque;
+
+use tickforge_engine::record::{trade_flags, FeedState, TradeRecord};
+
+/// How a group uses its sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailoverMode {
+    /// Only the active source's data passes.
+    HotStandby,
+    /// Every healthy source's data passes; duplicates are dropped by trade id.
+    HotHot,
+}
+
+/// A group as configured.
+#[derive(Debug, Clone)]
+pub struct GroupSpec {
+    /// Name, for logs.
+    pub name: String,
+    /// Mode.
+    pub mode: FailoverMode,
+    /// Physical feed ids, primary first.
+    pub sources: Vec<u32>,
+    /// The group's feed id downstream.
+    pub logical_feed: u32,
+    /// Venue id of the primary (for the group's status records).
+    pub venue: u8,
+    /// Fail back to the primary after it has been healthy this long, ns.
+    pub failback_ns: i64,
+}
+
+/// Trades held per group while their source is on standby.
+const HELD_TRADES: usize = 1 << 16;
+
+/// What happens to a record from a grouped source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Pass it on.
+    Pass,
+    /// Suppress it (standby source).
+    Hold,
+}
+
+/// A status event of a group, for the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEvent {
+    /// The group's feed id.
+    pub feed: u32,
+    /// Venue id of the primary.
+    pub venue: u8,
+    /// When (the time of the record that caused it).
+    pub ts: i64,
+    /// The new state.
+    pub state: FeedState,
+    /// Detail: the active physical feed id, or the number of held trades replayed.
+    pub detail: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// Counters of a group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCounters {
+    /// Failovers to a backup.
+    pub failovers: u64,
+    /// Returns to the primary.
+    pub failbacks: u64,
+    /// Trades of standby sources held back.
+    pub held_trades: u64,
+    /// Quotes of standby sources dropped.
+    pub suppressed_quotes: u64,
+    /// Held trades passed on at a switch.
+    pub replayed_trades: u64,
+    /// Held trades that fell out of the full buffer.
+    pub held_overflow: u64,
+}
+
+struct Source {
+    feed: u32,
+    healthy: bool,
+    healthy_since: i64,
+    /// Hot-hot: per symbol, the source's ids have met the delivered ones.
+    joined: Vec<bool>,
+}
+
+struct Group {
+    spec: GroupSpec,
+    sources: Vec<Source>,
+    active: usize,
+    up: bool,
+    /// The primary has not been healthy yet: a backup serves only until it is (no fail-back
+    /// wait at start-up).
+    starting: bool,
+    held: VecDeque<(usize, TradeRecord)>,
+    /// Hot-hot: per symbol, the newest trade id delivered.
+    last: Vec<u64>,
+    counters: GroupCounters,
+}
+
+/// Every group of an engine.
+pub struct Failover {
+    groups: Vec<Group>,
+    /// Per physical feed id: (group, source index).
+    member: Vec<Option<(usize, usize)>>,
+}
+
+impl Failover {
+    /// The groups of `specs`; `feeds` is the number of physical feeds, `symbols` the
+    /// number of symbols.
+    pub fn new(specs: Vec<GroupSpec>, feeds: usize, symbols: usize) -> Failover {
+        let mut member = vec![None; feeds];
+        let groups = specs
+            .into_iter()
+            .enumerate()
+            .map(|(g, spec)| {
+                let hot_hot = spec.mode == FailoverMode::HotHot;
+                for (k, &f) in spec.sources.iter().enumerate() {
+                    if let Some(m) = member.get_mut(f as usize) {
+                        *m = Some((g, k));
+                    }
+                }
+                Group {
+                    sources: spec
+                        .sources
+                        .iter()
+                        .map(|&feed| Source {
+                            feed,
+                            healthy: false,
+                            healthy_since: 0,
+                            joined: if spec.mode == FailoverMode::HotHot {
+                                vec![false; symbols]
+                            } else {
+                                Vec::new()
+                            },
+                        })
+                        .collect(),
+                    spec,
+                    active: 0,
+                    up: false,
+                    starting: true,
+                    held: VecDeque::new(),
+                    last: if hot_hot {
+                        vec![0; symbols]
+                    } else {
+                        Vec::new()
+                    },
+                    counters: GroupCounters::default(),
+                }
+            })
+            .collect();
+        Failover { groups, member }
+    }
+
+    /// True when there is no group.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The groups' names and counters.
+    pub fn counters(&self) -> impl Iterator<Item = (&str, GroupCounters)> {
+        self.groups
+            .iter()
+            .map(|g| (g.spec.name.as_str(), g.counters))
+    }
+
+    /// The logical feed of a physical one: its group's feed id, or itself.
+    #[inline]
+    pub fn logical_feed(&self, feed: u32) -> u32 {
+        match self.member.get(feed as usize).copied().flatten() {
+            Some((g, _)) => self.groups[g].spec.logical_feed,
+            None => feed,
+        }
+    }
+
+    /// Whether a trade of `feed` passes now. Trades held back are kept for a switch (hot
+    /// standby) or until the others catch up (hot-hot); held trades that may pass because
+    /// of this one go to `release`, in order, to follow it.
+    #[inline]
+    pub fn route_trade(
+        &mut self,
+        feed: u32,
+        t: &TradeRecord,
+        release: &mut Vec<TradeRecord>,
+    ) -> Route {
+        let Some((g, k)) = self.member.get(feed as usize).copied().flatten() else {
+            return Route::Pass;
+        };
+        let group = &mut self.groups[g];
+        if group.spec.mode == FailoverMode::HotHot {
+            return group.route_hot_hot(k, t, release);
+        }
+        if k == group.active {
+            return Route::Pass;
+        }
+        group.hold(k, t);
+        Route::Hold
+    }
+
+    /// Whether a quote of `feed` passes now.
+    #[inline]
+    pub fn route_quote(&mut self, feed: u32) -> Route {
+        let Some((g, k)) = self.member.get(feed as usize).copied().flatten() else {
+            return Route::Pass;
+        };
+        let group = &mut self.groups[g];
+        if group.spec.mode == FailoverMode::HotHot || k == group.active {
+            Route::Pass
+        } else {
+            group.counters.suppressed_quotes += 1;
+            Route::Hold
+        }
+    }
+
+    /// Whether a clock tick of `feed` advances its logical feed: only the active source's.
+    pub fn clock_feed(&self, feed: u32) -> Option<u32> {
+        match self.member.get(feed as usize).copied().flatten() {
+            None => Some(feed),
+            Some((g, k)) => {
+                let group = &self.groups[g];
+                let passes = group.spec.mode == FailoverMode::HotHot || k == group.active;
+                passes.then_some(group.spec.logical_feed)
+            }
+        }
+    }
+
+    /// Notes a physical feed's state at time `ts`; group events and held trades to pass on
+    /// go to `events` and `replay`.
+    pub fn on_status(
+        &mut self,
+        feed: u32,
+        state: FeedState,
+        ts: i64,
+        events: &mut Vec<GroupEvent>,
+        replay: &mut Vec<TradeRecord>,
+    ) {
+        let Some((g, k)) = self.member.get(feed as usize).copied().flatten() else {
+            return;
+        };
+        let healthy = match state {
+            FeedState::Live | FeedState::Subscribed | FeedState::Rotated => Some(true),
+            FeedState::Stale
+            | FeedState::Disconnected
+            | FeedState::Connecting
+            | FeedState::Ended => Some(false),
+            _ => None,
+        };
+        let Some(healthy) = healthy else { return };
+        let group = &mut self.groups[g];
+        let src = &mut group.sources[k];
+        if healthy && !src.healthy {
+            src.healthy_since = ts;
+        }
+        if !healthy {
+            // A source that comes back joins again where its ids meet the others'.
+            src.joined.iter_mut().for_each(|j| *j = false);
+        }
+        src.healthy = healthy;
+        if group.spec.mode == FailoverMode::HotHot && !healthy {
+            // Sources held back waiting for others that are gone now join at once.
+            let waiting: Vec<usize> = group.held.iter().map(|(j, _)| *j).collect();
+            for j in waiting {
+                let others = group
+                    .sources
+                    .iter()
+                    .enumerate()
+                    .any(|(i, src)| i != j && src.healthy && src.joined.iter().any(|&x| x));
+                if !others && group.sources[j].healthy {
+                    group.release_source(j, None, replay);
+                }
+            }
+            group.held.retain(|(j, _)| group.sources[*j].healthy);
+        }
+        group.reconsider(ts, events, replay);
+    }
+
+    /// Fails back to primaries that have been healthy long enough, at time `ts`. (At
+    /// start-up a backup that came up first serves until the primary is up.)
+    #[inline]
+    pub fn tick(&mut self, ts: i64, events: &mut Vec<GroupEvent>, replay: &mut Vec<TradeRecord>) {
+        for group in &mut self.groups {
+            if group.active != 0 && group.sources[0].healthy {
+                group.reconsider(ts, events, replay);
+            }
+        }
+    }
+}
+
+impl Group {
+    fn hold(&mut self, k: usize, t: &TradeRecord) {
+        if self.held.len() == HELD_TRADES {
+            self.held.pop_front();
+            self.counters.held_overflow += 1;
+        }
+        self.held.push_back((k, *t));
+        self.counters.held_trades += 1;
+    }
+
+    /// Hot-hot: a trade of source `k` passes once the source has joined the symbol.
+    fn route_hot_hot(
+        &mut self,
+        k: usize,
+        t: &TradeRecord,
+        release: &mut Vec<TradeRecord>,
+    ) -> Route {
+        let s = t.symbol as usize;
+        let ordered = t.trade_id != 0
+            && t.flags & (trade_flags::ID_UNORDERED | trade_flags::ID_NOT_CONSECUTIVE) == 0;
+        if !ordered || s >= self.last.len() {
+            return Route::Pass;
+        }
+        if !self.sources[k].joined[s] {
+            let meets = self.last[s] == 0 || t.trade_id <= self.last[s] + 1;
+            let others = self
+                .sources
+                .iter()
+                .enumerate()
+                .any(|(j, src)| j != k && src.healthy && src.joined[s]);
+            if !meets && others {
+                self.hold(k, t);
+                return Route::Hold;
+            }
+            self.sources[k].joined[s] = true;
+        }
+        if t.trade_id > self.last[s] {
+            self.last[s] = t.trade_id;
+            if !self.held.is_empty() {
+                self.release_caught_up(s, release);
+            }
+        }
+        Route::Pass
+    }
+
+    /// Hot-hot: sources held on symbol `s` whose next id now meets the delivered ones join,
+    /// and their held trades beyond the delivered ones go to `release`.
+    fn release_caught_up(&mut self, s: usize, release: &mut Vec<TradeRecord>) {
+        let last = self.last[s];
+        let joining: Vec<usize> = self
+            .held
+            .iter()
+            .filter(|(_, t)| t.symbol as usize == s)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in joining {
+            let first = self
+                .held
+                .iter()
+                .find(|(j, t)| *j == k && t.symbol as usize == s)
+                .map(|(_, t)| t.trade_id);
+            if first.is_some_and(|id| id <= last + 1) {
+                self.release_source(k, Some(s), release);
+            }
+        }
+    }
+
+    /// Marks source `k` joined (on symbol `s`, or every symbol) and passes on its held
+    /// trades there that are newer than what was delivered.
+    fn release_source(&mut self, k: usize, s: Option<usize>, release: &mut Vec<TradeRecord>) {
+        let mut kept = VecDeque::with_capacity(self.held.len());
+        for (j, t) in self.held.drain(..) {
+            let sym = t.symbol as usize;
+            if j == k && s.is_none_or(|s| s == sym) {
+                if t.trade_id > self.last[sym] {
+                    self.last[sym] = t.trade_id;
+                    release.push(t);
+                    self.counters.replayed_trades += 1;
+                }
+            } else {
+                kept.push_back((j, t));
+            }
+        }
+        self.held = kept;
+        match s {
+            Some(s) => self.sources[k].joined[s] = true,
+            None => self.sources[k].joined.iter_mut().for_each(|j| *j = true),
+        }
+    }
+
+    fn event(&self, ts: i64, state: FeedState, detail: i64, reason: String) -> GroupEvent {
+        GroupEvent {
+            feed: self.spec.logical_feed,
+            venue: self.spec.venue,
+            ts,
+            state,
+            detail,
+            reason,
+        }
+    }
+
+    /// Picks the active source after a change, at time `ts`.
+    fn reconsider(&mut self, ts: i64, events: &mut Vec<GroupEvent>, replay: &mut Vec<TradeRecord>) {
+        let any = self.sources.iter().position(|s| s.healthy);
+        let primary_back = self.active != 0
+            && self.sources[0].healthy
+            && (self.starting
+                || ts.saturating_sub(self.sources[0].healthy_since) >= self.spec.failback_ns);
+        if self.sources[0].healthy {
+            self.starting = false;
+        }
+        let active_ok = self.sources[self.active].healthy;
+        let next = match any {
+            None => {
+                if self.up {
+                    self.up = false;
+                    let reason = format!("{}: no healthy source", self.spec.name);
+                    events.push(self.event(ts, FeedState::Disconnected, -1, reason));
+                }
+                return;
+            }
+            Some(_) if primary_back => 0,
+            Some(_) if active_ok => {
+                if !self.up {
+                    self.up = true;
+                    let feed = i64::from(self.sources[self.active].feed);
+                    events.push(self.event(
+                        ts,
+                        FeedState::Live,
+                        feed,
+                        format!("{} up", self.spec.name),
+                    ));
+                }
+                return;
+            }
+            Some(first) => first,
+        };
+        let from = self.active;
+        self.active = next;
+        let feed = self.sources[next].feed;
+        let state = if !self.up {
+            FeedState::Live
+        } else if next == 0 {
+            self.counters.failbacks += 1;
+            FeedState::FailedBack
+        } else {
+            self.counters.failovers += 1;
+            FeedState::FailedOver
+        };
+        self.up = true;
+        if self.spec.mode == FailoverMode::HotStandby {
+            let before = replay.len();
+            self.held.retain(|(k, t)| {
+                if *k == next {
+                    replay.push(*t);
+                    false
+                } else {
+                    true
+                }
+            });
+            self.counters.replayed_trades += (replay.len() - before) as u64;
+        }
+        tracing::warn!(group = %self.spec.name, from = self.sources[from].feed, to = feed, "source switch");
+        let reason = format!("{}: now feed {feed}", self.spec.name);
+        events.push(self.event(ts, state, i64::from(feed), reason));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickforge_engine::record::Side;
+
+    const S: i64 = 1_000_000_000;
+
+    fn group(mode: FailoverMode) -> Failover {
+        Failover::new(
+            vec![GroupSpec {
+                name: "g".into(),
+                mode,
+                sources: vec![0, 1],
+                logical_feed: 2,
+                venue: 1,
+                failback_ns: 5 * S,
+            }],
+            2,
+            4,
+        )
+    }
+
+    fn trade(id: u64) -> TradeRecord {
+        TradeRecord::new(1, 0, id as i64, id as i64, 1, 1, Side::Buy, id)
+    }
+
+    #[test]
+    fn hot_standby_passes_the_primary_then_fails_over_with_the_held_trades() {
+        let mut f = group(FailoverMode::HotStandby);
+        let (mut ev, mut rp) = (Vec::new(), Vec::new());
+        f.on_status(0, FeedState::Live, S, &mut ev, &mut rp);
+        f.on_status(1, FeedState::Live, S, &mut ev, &mut rp);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!((ev[0].state, ev[0].feed), (FeedState::Live, 2));
+        assert_eq!(f.route_trade(0, &trade(1), &mut Vec::new()), Route::Pass);
+        assert_eq!(f.route_trade(1, &trade(1), &mut Vec::new()), Route::Hold);
+        assert_eq!(f.route_trade(1, &trade(2), &mut Vec::new()), Route::Hold);
+        assert_eq!(f.route_quote(1), Route::Hold);
+        assert_eq!(f.clock_feed(0), Some(2));
+        assert_eq!(f.clock_feed(1), None);
+        ev.clear();
+        f.on_status(0, FeedState::Disconnected, 2 * S, &mut ev, &mut rp);
+        assert_eq!(ev[0].state, FeedState::FailedOver);
+        assert_eq!(ev[0].detail, 1);
+        assert_eq!(
+            rp.iter().map(|t| t.trade_id).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(f.route_trade(1, &trade(3), &mut Vec::new()), Route::Pass);
+        // The primary is back, but fails back only after 5 s of health.
+        ev.clear();
+        rp.clear();
+        f.on_status(0, FeedState::Live, 3 * S, &mut ev, &mut rp);
+        assert!(ev.is_empty());
+        assert_eq!(f.route_trade(0, &trade(4), &mut Vec::new()), Route::Hold);
+        f.tick(7 * S, &mut ev, &mut rp);
+        assert!(ev.is_empty());
+        f.tick(8 * S, &mut ev, &mut rp);
+        assert_eq!(ev[0].state, FeedState::FailedBack);
+        assert_eq!(rp.iter().map(|t| t.trade_id).collect::<Vec<_>>(), vec![4]);
+        // Both down: the group is down; one back: up again.
+        ev.clear();
+        f.on_status(0, FeedState::Stale, 9 * S, &mut ev, &mut rp);
+        f.on_status(1, FeedState::Stale, 9 * S, &mut ev, &mut rp);
+        assert_eq!(ev.last().unwrap().state, FeedState::Disconnected);
+        f.on_status(1, FeedState::Live, 10 * S, &mut ev, &mut rp);
+        assert_eq!(ev.last().unwrap().state, FeedState::Live);
+        let c = f.counters().next().unwrap().1;
+        assert_eq!((c.failovers, c.failbacks), (2, 1), "{c:?}");
+    }
+
+    #[test]
+    fn hot_hot_passes_every_source() {
+        let mut f = group(FailoverMode::HotHot);
+        let (mut ev, mut rp) = (Vec::new(), Vec::new());
+        f.on_status(0, FeedState::Live, S, &mut ev, &mut rp);
+        f.on_status(1, FeedState::Live, S, &mut ev, &mut rp);
+        assert_eq!(f.route_trade(0, &trade(1), &mut Vec::new()), Route::Pass);
+        assert_eq!(f.route_trade(1, &trade(1), &mut Vec::new()), Route::Pass);
+        assert_eq!(f.clock_feed(1), Some(2));
+        f.on_status(0, FeedState::Disconnected, 2 * S, &mut ev, &mut rp);
+        assert!(rp.is_empty());
+    }
+
+    #[test]
+    fn hot_hot_holds_a_source_that_starts_ahead_until_the_others_catch_up() {
+        let mut f = group(FailoverMode::HotHot);
+        let (mut ev, mut rp) = (Vec::new(), Vec::new());
+        f.on_status(0, FeedState::Live, S, &mut ev, &mut rp);
+        f.on_status(1, FeedState::Live, S, &mut ev, &mut rp);
+        for id in 1..=3 {
+            assert_eq!(f.route_trade(0, &trade(id), &mut rp), Route::Pass);
+        }
+        assert_eq!(
+            f.route_trade(1, &trade(5), &mut rp),
+            Route::Hold,
+            "ahead: 4 is due first"
+        );
+        assert_eq!(f.route_trade(1, &trade(6), &mut rp), Route::Hold);
+        assert_eq!(f.route_trade(0, &trade(4), &mut rp), Route::Pass);
+        assert_eq!(
+            rp.iter().map(|t| t.trade_id).collect::<Vec<_>>(),
+            vec![5, 6]
+        );
+        assert_eq!(f.route_trade(1, &trade(7), &mut rp), Route::Pass, "joined");
+        // A source alone joins at once, gap or not.
+        rp.clear();
+        f.on_status(0, FeedState::Disconnected, 2 * S, &mut ev, &mut rp);
+        f.on_status(0, FeedState::Live, 3 * S, &mut ev, &mut rp);
+        assert_eq!(
+            f.route_trade(0, &trade(20), &mut rp),
+            Route::Hold,
+            "20 leaves a gap after 7 while source 1 is healthy"
+        );
+        f.on_status(1, FeedState::Disconnected, 4 * S, &mut ev, &mut rp);
+        assert_eq!(rp.iter().map(|t| t.trade_id).collect::<Vec<_>>(), vec![20]);
+        assert_eq!(f.route_trade(0, &trade(21), &mut rp), Route::Pass);
+    }
+
+    #[test]
+    fn feeds_outside_groups_pass_untouched() {
+        let mut f = Failover::new(Vec::new(), 3, 4);
+        assert_eq!(f.route_trade(2, &trade(1), &mut Vec::new()), Route::Pass);
+        assert_eq!(f.logical_feed(2), 2);
+        assert!(f.is_empty());
+    }
+}
