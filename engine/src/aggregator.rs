@@ -482,10 +482,14 @@ impl BarAggregator {
         let Some(f) = self.feeds.get_mut(feed as usize) else {
             return;
         };
+        // Before its first trade a feed has no outage to speak of (start-up).
+        let running = f.max_exch != i64::MIN;
         match (f.stale, stale) {
-            (false, true) => f.outage = (since, i64::MAX),
+            (false, true) if running => f.outage = (since, i64::MAX),
+            (false, true) => {}
             (true, true) => f.outage.0 = f.outage.0.min(since),
-            (true, false) => f.outage.1 = since,
+            (true, false) if f.outage.1 == i64::MAX => f.outage.1 = since,
+            (true, false) => {}
             (false, false) => {}
         }
         f.stale = stale;
