@@ -110,6 +110,8 @@ struct Source {
 
 struct Group {
     spec: GroupSpec,
+    /// Counter names in `NAME.stats`: `group.<name>.<counter>`.
+    names: [&'static str; 6],
     sources: Vec<Source>,
     active: usize,
     up: bool,
@@ -144,7 +146,18 @@ impl Failover {
                         *m = Some((g, k));
                     }
                 }
+                // Counter names must be 'static: six per group, made once per engine.
+                let names = [
+                    "failovers",
+                    "failbacks",
+                    "held_trades",
+                    "suppressed_quotes",
+                    "replayed_trades",
+                    "held_overflow",
+                ]
+                .map(|c| &*Box::leak(format!("group.{}.{c}", spec.name).into_boxed_str()));
                 Group {
+                    names,
                     sources: spec
                         .sources
                         .iter()
@@ -186,6 +199,24 @@ impl Failover {
         self.groups
             .iter()
             .map(|g| (g.spec.name.as_str(), g.counters))
+    }
+
+    /// Reports every group's counters as (name, value) pairs.
+    pub fn report(&self, out: &mut dyn FnMut(&'static str, u64)) {
+        for g in &self.groups {
+            let c = g.counters;
+            let values = [
+                c.failovers,
+                c.failbacks,
+                c.held_trades,
+                c.suppressed_quotes,
+                c.replayed_trades,
+                c.held_overflow,
+            ];
+            for (name, v) in g.names.iter().zip(values) {
+                out(name, v);
+            }
+        }
     }
 
     /// The logical feed of a physical one: its group's feed id, or itself.

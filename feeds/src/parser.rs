@@ -479,6 +479,7 @@ impl Stage for ParserStage {
         if let Some(q) = &self.quality {
             q.report(out);
         }
+        self.failover.report(out);
         out("journal_missing", self.input.missing());
     }
 }

@@ -183,6 +183,8 @@ fn hot_standby_fails_over_when_the_primary_dies_and_loses_no_trade() {
     assert!(stats.counter("parser.source.primary.trades").unwrap() > 100);
     assert!(stats.counter("parser.source.backup.trades").unwrap() > 100);
     assert_eq!(stats.counter("parser.source.backup.gaps").unwrap(), 0);
+    assert_eq!(stats.counter("parser.group.btc.failovers").unwrap(), 1);
+    assert!(stats.counter("parser.group.btc.replayed_trades").unwrap() > 0);
     let hist: BTreeMap<String, _> = stats.histograms().into_iter().collect();
     assert!(
         hist["source.backup.exch_to_recv_ns"].count > 100,
