@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tickforge::config::Config;
 use tickforge::engine::Engine;
@@ -86,22 +86,6 @@ fn engine(
     common::start_tapped(&cfg, tap(seen))
 }
 
-/// These tests check reaction times (the idle timeout plus a margin), so they run one at a
-/// time rather than competing for the machine's cores with each other.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn count(seen: &Mutex<Seen>, state: FeedState) -> usize {
     seen.lock()
         .unwrap()
@@ -122,7 +106,7 @@ fn ids_by_symbol(seen: &Seen) -> BTreeMap<u32, Vec<u64>> {
 
 #[test]
 fn a_stalled_feed_is_declared_stale_in_time_reconnected_and_its_bars_flagged() {
-    let _serial = serial();
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let sim = sim(
         FaultConfig {
@@ -137,7 +121,7 @@ fn a_stalled_feed_is_declared_stale_in_time_reconnected_and_its_bars_flagged() {
         f.idle_timeout_ms = Some(1000);
         f.reconnect_initial_ms = 100;
     });
-    wait_until("a stale feed back with data", 30, || {
+    common::wait_until("a stale feed back with data", 30, || {
         let s = seen.lock().unwrap();
         let back = s.status.iter().rposition(|x| x.0 == FeedState::Live);
         let stale = s.status.iter().position(|x| x.0 == FeedState::Stale);
@@ -211,7 +195,7 @@ fn a_stalled_feed_is_declared_stale_in_time_reconnected_and_its_bars_flagged() {
 
 #[test]
 fn repeated_disconnects_back_off_as_configured_and_keep_every_subscription() {
-    let _serial = serial();
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let sim = sim(
         FaultConfig {
@@ -227,7 +211,7 @@ fn repeated_disconnects_back_off_as_configured_and_keep_every_subscription() {
         f.reconnect_max_ms = 800;
         f.reconnect_stable_ms = 60_000;
     });
-    wait_until("six reconnects", 40, || {
+    common::wait_until("six reconnects", 40, || {
         count(&seen, FeedState::Connecting) >= 7
     });
     engine.request_stop();
@@ -284,7 +268,7 @@ fn repeated_disconnects_back_off_as_configured_and_keep_every_subscription() {
 
 #[test]
 fn make_before_break_rotations_lose_and_double_no_trade() {
-    let _serial = serial();
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     // A shutdown notice after 400 messages on every connection, and a maximum lifetime.
     let sim = sim(
@@ -299,7 +283,7 @@ fn make_before_break_rotations_lose_and_double_no_trade() {
     let engine = engine(dir.path(), "mbb", &sim, seen.clone(), |f| {
         f.max_lifetime_ms = Some(700);
     });
-    wait_until("four rotations", 40, || {
+    common::wait_until("four rotations", 40, || {
         count(&seen, FeedState::Rotated) >= 4
     });
     engine.request_stop();
@@ -356,7 +340,7 @@ fn rss_kib() -> u64 {
 
 #[test]
 fn floods_of_malformed_frames_and_bursts_are_counted_without_dropping_the_connection() {
-    let _serial = serial();
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let sim = SimServer::start(SimConfig {
         symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
@@ -376,12 +360,12 @@ fn floods_of_malformed_frames_and_bursts_are_counted_without_dropping_the_connec
     let stats = StatsReader::open(dir.path(), "flood").unwrap();
     // Past the first lap of every ring and buffer (whose pages are touched then), memory
     // must stay where it is.
-    wait_until("frames", 30, || {
+    common::wait_until("frames", 30, || {
         stats.counter("parser.frames").unwrap_or(0) > 80_000
     });
     let rss_start = rss_kib();
     let frames_start = stats.counter("parser.frames").unwrap();
-    wait_until("many more frames", 30, || {
+    common::wait_until("many more frames", 30, || {
         stats.counter("parser.frames").unwrap_or(0) > frames_start + 60_000
     });
     let rss_end = rss_kib();

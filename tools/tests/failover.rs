@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tickforge::config::{Config, FeedSection, GroupMode, GroupSection};
 use tickforge::engine::Engine;
@@ -84,22 +84,6 @@ fn engine(
     common::start_tapped(&cfg, tap(seen))
 }
 
-/// These tests check reaction times (the idle timeout plus a margin), so they run one at a
-/// time rather than competing for the machine's cores with each other.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Every symbol's trade ids, published in order, with neither gap nor repeat.
 fn assert_exactly_once_in_order(seen: &Seen) {
     let mut by: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
@@ -126,7 +110,7 @@ fn group_states(seen: &Seen) -> Vec<FeedState> {
 
 #[test]
 fn hot_standby_fails_over_when_the_primary_dies_and_loses_no_trade() {
-    let _serial = serial();
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let epoch = now_ms();
     let primary = market(epoch, FaultConfig::default());
@@ -145,13 +129,13 @@ fn hot_standby_fails_over_when_the_primary_dies_and_loses_no_trade() {
         seen.clone(),
     );
     let stats = StatsReader::open(dir.path(), "standby").unwrap();
-    wait_until("trades from the primary", 20, || {
+    common::wait_until("trades from the primary", 20, || {
         stats.counter("parser.standby").unwrap_or(0) > 300
     });
     primary.stop(); // killed mid-stream
     let killed = tickforge_engine::clock::wall_ns();
     let n = seen.lock().unwrap().trades.len();
-    wait_until("trades after the failover", 20, || {
+    common::wait_until("trades after the failover", 20, || {
         seen.lock().unwrap().trades.len() > n + 1000
     });
     engine.request_stop();
@@ -195,7 +179,7 @@ fn hot_standby_fails_over_when_the_primary_dies_and_loses_no_trade() {
 
 #[test]
 fn hot_standby_fails_over_on_a_stall_and_back_when_the_primary_recovers() {
-    let _serial = serial();
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let epoch = now_ms();
     // The primary stalls after 1.5 s on every connection.
@@ -214,7 +198,7 @@ fn hot_standby_fails_over_on_a_stall_and_back_when_the_primary_recovers() {
         failback_ms: 300,
     };
     let engine = engine(dir.path(), "stall", &primary, &backup, group, seen.clone());
-    wait_until("a failover and a failback", 30, || {
+    common::wait_until("a failover and a failback", 30, || {
         let s = seen.lock().unwrap();
         let states = group_states(&s);
         states.contains(&FeedState::FailedOver)
@@ -248,7 +232,7 @@ fn hot_standby_fails_over_on_a_stall_and_back_when_the_primary_recovers() {
 
 #[test]
 fn hot_hot_takes_every_source_and_drops_the_duplicates() {
-    let _serial = serial();
+    let _serial = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let epoch = now_ms();
     let primary = market(epoch, FaultConfig::default());
@@ -262,13 +246,13 @@ fn hot_hot_takes_every_source_and_drops_the_duplicates() {
     let stats = StatsReader::open(dir.path(), "hothot").unwrap();
     // Both sources deliver before the primary dies (a backup that connects after the
     // primary's death cannot bring back what only the primary had).
-    wait_until("trades from both sources", 20, || {
+    common::wait_until("trades from both sources", 20, || {
         stats.counter("parser.source.primary.trades").unwrap_or(0) > 300
             && stats.counter("parser.source.backup.trades").unwrap_or(0) > 300
     });
     primary.stop();
     let n = seen.lock().unwrap().trades.len();
-    wait_until("trades after the primary's death", 20, || {
+    common::wait_until("trades after the primary's death", 20, || {
         seen.lock().unwrap().trades.len() > n + 600
     });
     engine.request_stop();

@@ -2,15 +2,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpStream;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tickforge::sim::{SimConfig, SimServer, SimStats, PRICE_DECIMALS, QTY_DECIMALS};
+use tickforge::sim::{SimConfig, SimServer, PRICE_DECIMALS, QTY_DECIMALS};
 use tungstenite::Message;
 
 mod common;
-use common::{connect, Client};
+use common::{connect, wait_for, Client};
 
 fn config() -> SimConfig {
     SimConfig {
@@ -60,17 +59,6 @@ fn reply(ws: &mut Client, within: Duration) -> Value {
         }
     }
     panic!("no reply within {within:?}");
-}
-
-fn wait_for(server: &SimServer, within: Duration, pred: impl Fn(&SimStats) -> bool) -> SimStats {
-    let deadline = Instant::now() + within;
-    loop {
-        let s = server.stats();
-        if pred(&s) || Instant::now() > deadline {
-            return s;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Decimal text with exactly `decimals` digits after the point, as an integer of

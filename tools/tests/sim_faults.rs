@@ -11,14 +11,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tickforge::config::Config;
-use tickforge::sim::{CloseStyle, FaultConfig, SimConfig, SimServer, SimStats};
+use tickforge::sim::{CloseStyle, FaultConfig, SimConfig, SimServer};
 use tickforge_engine::shm::StatsReader;
 use tickforge_engine::symbol::venue;
 use tungstenite::error::ProtocolError;
 use tungstenite::Message;
 
 mod common;
-use common::{connect, Client};
+use common::{connect, wait_for, Client};
 
 const BTC_ETH: &str = "/stream?streams=btcusdt@trade/ethusdt@trade";
 
@@ -109,17 +109,6 @@ fn read_to_end(ws: &mut Client, within: Duration) -> (u64, Got) {
             Got::Ping => {}
             end => return (data, end),
         }
-    }
-}
-
-fn wait_for(server: &SimServer, within: Duration, pred: impl Fn(&SimStats) -> bool) -> SimStats {
-    let deadline = Instant::now() + within;
-    loop {
-        let s = server.stats();
-        if pred(&s) || Instant::now() > deadline {
-            return s;
-        }
-        thread::sleep(Duration::from_millis(5));
     }
 }
 

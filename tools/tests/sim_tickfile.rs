@@ -8,13 +8,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tickforge::sim::{tick_file_symbols, SimConfig, SimServer, SimStats};
+use tickforge::sim::{tick_file_symbols, SimConfig, SimServer};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
 mod common;
-use common::{connect, Client};
+use common::{connect, wait_for, Client};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ticks_small.csv")
@@ -69,17 +69,6 @@ fn read_to_end_slowly(
             Err(e) if would_block(&e) => {}
             Err(e) => panic!("client read failed after {} frames: {e}", texts.len()),
         }
-    }
-}
-
-fn wait_for(server: &SimServer, within: Duration, pred: impl Fn(&SimStats) -> bool) -> SimStats {
-    let deadline = Instant::now() + within;
-    loop {
-        let s = server.stats();
-        if pred(&s) || Instant::now() > deadline {
-            return s;
-        }
-        thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -3,10 +3,12 @@
 #![allow(dead_code)] // each test file uses only some of these
 
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tickforge::config::Config;
 use tickforge::engine::{Engine, StartOptions};
+use tickforge::sim::{SimServer, SimStats};
 use tickforge_engine::record::Record;
 use tungstenite::WebSocket;
 
@@ -39,4 +41,36 @@ pub fn start_tapped(cfg: &Config, tap: impl FnMut(&Record) + Send + 'static) -> 
         ..Default::default()
     };
     Engine::start(&cfg, opts).expect("engine starts")
+}
+
+/// The simulator's stats once `pred` holds of them, or when `within` has passed.
+pub fn wait_for(
+    server: &SimServer,
+    within: Duration,
+    pred: impl Fn(&SimStats) -> bool,
+) -> SimStats {
+    let deadline = Instant::now() + within;
+    loop {
+        let s = server.stats();
+        if pred(&s) || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until `done`, failing the test after `secs` seconds.
+pub fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Tests that check reaction times (an idle timeout plus a margin) hold this, so that
+/// they run one at a time rather than competing for the machine's cores with each other.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
