@@ -777,6 +777,18 @@ impl Record {
         Kind::from_u8(self.bytes[0])
     }
 
+    /// The receive time of a trade or quote (bytes 16..24 of both); `None` for others.
+    #[inline]
+    pub fn market_recv_ts(&self) -> Option<i64> {
+        match self.kind() {
+            Some(Kind::Trade) | Some(Kind::Quote) => {
+                let b = self.as_bytes();
+                Some(i64::from_le_bytes(b[16..24].try_into().expect("8 bytes")))
+            }
+            _ => None,
+        }
+    }
+
     /// The symbol id (bytes 4..8); for a feed status record, the feed id.
     pub fn symbol(&self) -> u32 {
         u32::from_ne_bytes([self.bytes[4], self.bytes[5], self.bytes[6], self.bytes[7]])

@@ -13,6 +13,7 @@ use tickforge_engine::record::{
     ClockRecord, EndRecord, FeedState, FeedStatusRecord, Record, TradeRecord,
 };
 use tickforge_engine::stage::Stage;
+use tickforge_engine::stages::StageLatency;
 use tickforge_engine::symbol::venue;
 
 use crate::failover::{Failover, GroupEvent, Route};
@@ -97,6 +98,8 @@ pub struct ParserStage {
     quality: Option<SourceQuality>,
     group_events: Vec<GroupEvent>,
     group_replay: Vec<TradeRecord>,
+    /// Sampled latency from frame receipt to the parser taking the frame.
+    latency: StageLatency,
 }
 
 impl ParserStage {
@@ -138,7 +141,13 @@ impl ParserStage {
             quality: None,
             group_events: Vec::new(),
             group_replay: Vec::new(),
+            latency: StageLatency::default(),
         }
+    }
+
+    /// Where the parser's sampled latency since frame receipt goes in `NAME.stats`.
+    pub fn set_latency_slot(&mut self, slot: tickforge_engine::shm::HistogramSlot) {
+        self.latency.set_slot(slot);
     }
 
     /// Arbitrates between the sources of these groups (see [`crate::failover`]).
@@ -251,13 +260,19 @@ impl Stage for ParserStage {
             quality,
             group_events,
             group_replay,
+            latency,
         } = self;
+        let mut sampled = false;
         while work < PARSE_BUDGET && !*done && out.can_accept() {
             let handled = input.pop_with(scratch, |head, payload| {
                 let venue = adapters.get(head.feed as usize).map_or(0, |a| a.venue());
                 match head.kind {
                     FrameKind::Text => {
                         counters.frames += 1;
+                        if !sampled {
+                            sampled = true;
+                            latency.sample(head.recv_ts);
+                        }
                         if let Some(q) = quality.as_mut() {
                             q.frame(head.feed);
                         }

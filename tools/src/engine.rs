@@ -19,7 +19,7 @@ use tickforge_engine::scanner::{Scanner, ScannerConfig};
 use tickforge_engine::shm::{EventWriter, LatestWriter, ShmConfig, StatsLayout, StatsWriter};
 use tickforge_engine::stage::{Stage, StageCounters, StageThread};
 use tickforge_engine::stages::{
-    AggregatorStage, EventTap, PublisherOutput, PublisherStage, ScannerStage,
+    stage_latency_name, AggregatorStage, EventTap, PublisherOutput, PublisherStage, ScannerStage,
 };
 use tickforge_engine::symbol::{venue, SymbolTable};
 use tickforge_engine::throttle::QuoteThrottle;
@@ -431,10 +431,20 @@ impl Engine {
         ];
         let all: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
         let source_hists: Vec<String> = feed_names.iter().map(|n| latency_name(n)).collect();
+        let stage_hists: Vec<String> = ["parser", "aggregator", "scanner"]
+            .iter()
+            .map(|n| stage_latency_name(n))
+            .collect();
         let mut hists = vec![LATENCY_TOTAL, LATENCY_RECENT];
+        hists.extend(stage_hists.iter().map(String::as_str));
         hists.extend(source_hists.iter().map(String::as_str));
         let mut stats = StatsWriter::create(&shm, &StatsLayout::new(&all, &hists))
             .context("creating the stats file")?;
+        let mut aggregator = aggregator;
+        let mut scanner = scanner;
+        parser.set_latency_slot(stats.histogram(&stage_hists[0])?);
+        aggregator.set_latency_slot(stats.histogram(&stage_hists[1])?);
+        scanner.set_latency_slot(stats.histogram(&stage_hists[2])?);
         parser.set_quality_slots(
             source_hists
                 .iter()

@@ -7,8 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 use tickforge_engine::shm::StatsReader;
 
-use crate::engine::{LATENCY_RECENT, LATENCY_TOTAL};
-
 /// Arguments of `tickforge stat`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatArgs {
@@ -105,18 +103,16 @@ fn print_once(s: &StatsReader, json: bool) {
     for (k, v) in s.counters() {
         println!("  {k:<36} {v}");
     }
-    for name in [LATENCY_TOTAL, LATENCY_RECENT] {
-        if let Some(h) = s.histogram(name) {
-            println!(
-                "  {name:<20} n={} p50 {} p90 {} p99 {} p99.9 {} max {}",
-                h.count,
-                fmt_ns(h.p50),
-                fmt_ns(h.p90),
-                fmt_ns(h.p99),
-                fmt_ns(h.p999),
-                fmt_ns(h.max)
-            );
-        }
+    for (name, h) in s.histograms() {
+        println!(
+            "  {name:<32} n={} p50 {} p90 {} p99 {} p99.9 {} max {}",
+            h.count,
+            fmt_ns(h.p50),
+            fmt_ns(h.p90),
+            fmt_ns(h.p99),
+            fmt_ns(h.p999),
+            fmt_ns(h.max)
+        );
     }
 }
 

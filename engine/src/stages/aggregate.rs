@@ -22,6 +22,11 @@ pub struct AggregatorStage {
 }
 
 impl AggregatorStage {
+    /// Where the stage's sampled latency since frame receipt goes in `NAME.stats`.
+    pub fn set_latency_slot(&mut self, slot: crate::shm::HistogramSlot) {
+        self.out.latency.set_slot(slot);
+    }
+
     /// A stage around `agg`.
     pub fn new(input: Inbox<Record>, out: Outbox<Record>, agg: BarAggregator) -> Self {
         AggregatorStage {

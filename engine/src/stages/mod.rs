@@ -2,10 +2,12 @@
 //! in `tickforge-feeds`, next to the sockets and JSON they handle.)
 
 mod aggregate;
+mod latency;
 mod publish;
 mod scan;
 
 pub use aggregate::AggregatorStage;
+pub use latency::{stage_latency_name, StageLatency};
 pub use publish::{EventTap, PublisherOutput, PublisherStage};
 pub use scan::ScannerStage;
 
@@ -24,6 +26,8 @@ pub(crate) const PREFETCH_AHEAD: usize = 8;
 pub(crate) struct Backlogged {
     out: Outbox<Record>,
     backlog: VecDeque<Record>,
+    /// Sampled latency of the stage's input since frame receipt.
+    pub(crate) latency: StageLatency,
 }
 
 impl Backlogged {
@@ -31,6 +35,7 @@ impl Backlogged {
         Backlogged {
             out,
             backlog: VecDeque::new(),
+            latency: StageLatency::default(),
         }
     }
 
@@ -76,6 +81,9 @@ impl Backlogged {
             let chunk = input.read_chunk(n).expect("that many records are readable");
             let (a, b) = chunk.as_slices();
             let at = |i: usize| if i < a.len() { a[i] } else { b[i - a.len()] };
+            if let Some(ts) = (0..n.min(8)).find_map(|i| at(i).market_recv_ts()) {
+                self.latency.sample(ts);
+            }
             while work < n && !*done {
                 let ahead = (work + PREFETCH_AHEAD < n).then(|| at(work + PREFETCH_AHEAD));
                 handle(at(work), ahead.as_ref(), self, done);

@@ -17,6 +17,11 @@ pub struct ScannerStage {
 }
 
 impl ScannerStage {
+    /// Where the stage's sampled latency since frame receipt goes in `NAME.stats`.
+    pub fn set_latency_slot(&mut self, slot: crate::shm::HistogramSlot) {
+        self.out.latency.set_slot(slot);
+    }
+
     /// A stage around `scanner`.
     pub fn new(input: Inbox<Record>, out: Outbox<Record>, scanner: Scanner) -> Self {
         ScannerStage {
