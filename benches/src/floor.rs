@@ -9,13 +9,17 @@
 //! It reports throughput and the cost of reading one frame: per frame, the time spent in
 //! the `read` call that returned it (when the server keeps the socket full, as a tick file
 //! replay does, that is the per-frame read cost; when the client waits for data it
-//! includes the wait), and the inter-arrival time between frames. It does not measure
+//! includes the wait), and the inter-arrival time between frames. [`run`] does not measure
 //! latency: the only send time in a Binance frame is `E`, in milliseconds, far too coarse.
+//! A sender that stamps its frames with its send time in nanoseconds (the end-to-end
+//! bench's does) can be measured with [`run_stamped`], which also records, per stamped
+//! frame, the wall clock when `read` returned it minus the stamp.
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use tickforge_engine::clock::wall_ns;
 use tungstenite::{Message, WebSocket};
 
 pub use crate::baseline::{EndReason, StopCondition};
@@ -66,6 +70,9 @@ pub struct FloorReport {
     pub read_ns: Histogram<u64>,
     /// ns between consecutive frames.
     pub inter_arrival_ns: Histogram<u64>,
+    /// Per frame with a send stamp ([`run_stamped`]): wall clock (`CLOCK_REALTIME`) when
+    /// `read` returned it minus the stamp, ns. Empty for [`run`].
+    pub send_to_read_ns: Histogram<u64>,
     /// Why reading stopped.
     pub ended: EndReason,
 }
@@ -157,8 +164,22 @@ fn connect(url: &str, timeout: Duration) -> Result<WebSocket<TcpStream>, FloorEr
     Ok(ws)
 }
 
+/// Reads a sender's stamp from a payload: wall-clock ns since the Unix epoch, or `None`
+/// when the payload carries none.
+pub type SendStamp = fn(&[u8]) -> Option<i64>;
+
 /// Connects to `cfg.url`, subscribes and reads frames until `cfg.stop_after`.
 pub fn run(cfg: &FloorConfig) -> Result<FloorReport, FloorError> {
+    run_inner(cfg, None)
+}
+
+/// [`run`], also recording per frame the time since the send stamp `stamp` reads from it
+/// ([`FloorReport::send_to_read_ns`]).
+pub fn run_stamped(cfg: &FloorConfig, stamp: SendStamp) -> Result<FloorReport, FloorError> {
+    run_inner(cfg, Some(stamp))
+}
+
+fn run_inner(cfg: &FloorConfig, stamp: Option<SendStamp>) -> Result<FloorReport, FloorError> {
     let started = Instant::now();
     let give_up = started + cfg.timeout;
     let mut ws = connect(&cfg.url, cfg.timeout)?;
@@ -183,6 +204,7 @@ pub fn run(cfg: &FloorConfig) -> Result<FloorReport, FloorError> {
         active: Duration::ZERO,
         read_ns: Histogram::new_with_bounds(1, MAX_NS, 3)?,
         inter_arrival_ns: Histogram::new_with_bounds(1, MAX_NS, 3)?,
+        send_to_read_ns: Histogram::new_with_bounds(1, MAX_NS, 3)?,
         ended: EndReason::ServerClosed,
     };
     let mut first: Option<Instant> = None;
@@ -198,13 +220,21 @@ pub fn run(cfg: &FloorConfig) -> Result<FloorReport, FloorError> {
             return Err(FloorError::Timeout(cfg.timeout));
         }
         let t0 = Instant::now();
+        let mut stamped = |b: &[u8]| {
+            if let Some(sent) = stamp.and_then(|f| f(b)) {
+                let ns = (wall_ns() - sent).clamp(1, MAX_NS as i64) as u64;
+                report.send_to_read_ns.saturating_record(ns);
+            }
+        };
         let payload_len = match ws.read() {
             Ok(Message::Text(t)) => {
                 let b = t.as_bytes();
+                stamped(b);
                 touch(&mut report.checksum, b);
                 b.len()
             }
             Ok(Message::Binary(b)) => {
+                stamped(&b);
                 touch(&mut report.checksum, &b);
                 b.len()
             }

@@ -2,6 +2,7 @@
 //! so every bench and the memory measurement see the same data.
 
 pub mod baseline;
+pub mod e2e;
 pub mod floor;
 
 use tickforge_engine::record::{BarRecord, Kind, Side, TradeRecord};

@@ -125,11 +125,40 @@ pub fn run(args: &StatArgs) -> anyhow::Result<()> {
             args.name
         )
     })?;
+    let mut last: Option<(std::time::Instant, Vec<(String, u64)>)> = None;
     loop {
         print_once(&s, args.json);
+        // With --watch, each source's messages per second since the last print.
+        let now = (std::time::Instant::now(), source_frames(&s));
+        if let Some((t, before)) = &last {
+            let secs = now.0.duration_since(*t).as_secs_f64().max(1e-9);
+            for ((name, a), (_, b)) in before.iter().zip(&now.1) {
+                let rate = b.saturating_sub(*a) as f64 / secs;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"source": name, "msgs_per_s": rate})
+                    );
+                } else {
+                    println!("  source {name:<27} {rate:>10.0} msg/s");
+                }
+            }
+        }
+        last = Some(now);
         match args.watch {
             Some(secs) => std::thread::sleep(Duration::from_secs_f64(secs.max(0.05))),
             None => return Ok(()),
         }
     }
+}
+
+/// Every source's frame counter (`parser.source.<feed>.frames`), by feed name.
+fn source_frames(s: &StatsReader) -> Vec<(String, u64)> {
+    s.counters()
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let feed = k.strip_prefix("parser.source.")?.strip_suffix(".frames")?;
+            Some((feed.to_string(), v))
+        })
+        .collect()
 }
