@@ -99,6 +99,32 @@ fn assert_exactly_once_in_order(seen: &Seen) {
     }
 }
 
+/// A primary and a backup serving the same market, and an engine grouping them.
+struct Pair {
+    dir: tempfile::TempDir,
+    primary: SimServer,
+    backup: SimServer,
+    seen: Arc<Mutex<Seen>>,
+    engine: Engine,
+}
+
+fn pair(name: &str, primary_faults: FaultConfig, mode: GroupMode, failback_ms: u64) -> Pair {
+    let dir = tempfile::tempdir().unwrap();
+    let epoch = now_ms();
+    let primary = market(epoch, primary_faults);
+    let backup = market(epoch, FaultConfig::default());
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let group = GroupSection { mode, failback_ms };
+    let engine = engine(dir.path(), name, &primary, &backup, group, seen.clone());
+    Pair {
+        dir,
+        primary,
+        backup,
+        seen,
+        engine,
+    }
+}
+
 fn group_states(seen: &Seen) -> Vec<FeedState> {
     // The group's own feed id is the number of feeds (2) plus its index (0).
     seen.status
@@ -111,22 +137,17 @@ fn group_states(seen: &Seen) -> Vec<FeedState> {
 #[test]
 fn hot_standby_fails_over_when_the_primary_dies_and_loses_no_trade() {
     let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    let epoch = now_ms();
-    let primary = market(epoch, FaultConfig::default());
-    let backup = market(epoch, FaultConfig::default());
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let group = GroupSection {
-        mode: GroupMode::HotStandby,
-        failback_ms: 60_000,
-    };
-    let engine = engine(
-        dir.path(),
+    let Pair {
+        dir,
+        primary,
+        backup,
+        seen,
+        engine,
+    } = pair(
         "standby",
-        &primary,
-        &backup,
-        group,
-        seen.clone(),
+        FaultConfig::default(),
+        GroupMode::HotStandby,
+        60_000,
     );
     let stats = StatsReader::open(dir.path(), "standby").unwrap();
     common::wait_until("trades from the primary", 20, || {
@@ -180,24 +201,19 @@ fn hot_standby_fails_over_when_the_primary_dies_and_loses_no_trade() {
 #[test]
 fn hot_standby_fails_over_on_a_stall_and_back_when_the_primary_recovers() {
     let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    let epoch = now_ms();
     // The primary stalls after 1.5 s on every connection.
-    let primary = market(
-        epoch,
-        FaultConfig {
-            stall_after: Some(3000),
-            stall_for: Duration::from_secs(3),
-            ..FaultConfig::default()
-        },
-    );
-    let backup = market(epoch, FaultConfig::default());
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let group = GroupSection {
-        mode: GroupMode::HotStandby,
-        failback_ms: 300,
+    let stalls = FaultConfig {
+        stall_after: Some(3000),
+        stall_for: Duration::from_secs(3),
+        ..FaultConfig::default()
     };
-    let engine = engine(dir.path(), "stall", &primary, &backup, group, seen.clone());
+    let Pair {
+        dir: _dir,
+        primary,
+        backup,
+        seen,
+        engine,
+    } = pair("stall", stalls, GroupMode::HotStandby, 300);
     common::wait_until("a failover and a failback", 30, || {
         let s = seen.lock().unwrap();
         let states = group_states(&s);
@@ -233,16 +249,13 @@ fn hot_standby_fails_over_on_a_stall_and_back_when_the_primary_recovers() {
 #[test]
 fn hot_hot_takes_every_source_and_drops_the_duplicates() {
     let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    let epoch = now_ms();
-    let primary = market(epoch, FaultConfig::default());
-    let backup = market(epoch, FaultConfig::default());
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let group = GroupSection {
-        mode: GroupMode::HotHot,
-        failback_ms: 1000,
-    };
-    let engine = engine(dir.path(), "hothot", &primary, &backup, group, seen.clone());
+    let Pair {
+        dir,
+        primary,
+        backup,
+        seen,
+        engine,
+    } = pair("hothot", FaultConfig::default(), GroupMode::HotHot, 1000);
     let stats = StatsReader::open(dir.path(), "hothot").unwrap();
     // Both sources deliver before the primary dies (a backup that connects after the
     // primary's death cannot bring back what only the primary had).
