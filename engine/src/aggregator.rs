@@ -238,6 +238,12 @@ impl BarAggregator {
         self.counters
     }
 
+    /// Trades refused as duplicates so far (one of [`BarAggregator::counters`]).
+    #[inline]
+    pub fn duplicates(&self) -> u64 {
+        self.counters.duplicates
+    }
+
     /// The timeframes, by index.
     pub fn timeframes(&self) -> &[Timeframe] {
         &self.tfs

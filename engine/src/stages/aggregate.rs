@@ -55,13 +55,13 @@ fn handle(
     let Some(view) = rec.view() else { return };
     match view {
         RecordView::Trade(t) => {
-            let duplicates = agg.counters().duplicates;
+            let duplicates = agg.duplicates();
             agg.on_trade(&t, &mut |b| out.push(Record::from(b)), &mut |b| {
                 updated.push(b)
             });
             // A trade already delivered (same venue trade id: a resend, or a trade seen on
             // both connections of a rotation) is not published again.
-            if agg.counters().duplicates == duplicates {
+            if agg.duplicates() == duplicates {
                 out.push(rec);
             }
             for b in updated.drain(..) {
