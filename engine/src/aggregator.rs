@@ -238,6 +238,11 @@ impl BarAggregator {
         self.counters
     }
 
+    /// Number of symbols.
+    pub fn symbol_count(&self) -> usize {
+        self.syms.len()
+    }
+
     /// Trades refused as duplicates so far (one of [`BarAggregator::counters`]).
     #[inline]
     pub fn duplicates(&self) -> u64 {
