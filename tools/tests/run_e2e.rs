@@ -5,21 +5,11 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tickforge");
-
-fn wait_for(path: &Path, within: Duration) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < within,
-            "{} did not appear",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn stat_json(dir: &Path) -> serde_json::Value {
     let out = Command::new(BIN)
@@ -48,18 +38,9 @@ fn run_tail_and_stat_across_processes() {
         ),
     )
     .unwrap();
-    let run = Command::new(BIN)
-        .arg("run")
-        .arg(&cfg)
-        .arg("--journal")
-        .arg(dir.path().join("journal"))
-        .args(["--duration", "6"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(&dir.path().join("e2e.stats"), Duration::from_secs(20));
-    wait_for(&dir.path().join("e2e.events"), Duration::from_secs(20));
+    let run = common::spawn_run(&cfg, dir.path(), "6", true);
+    common::wait_for_file(&dir.path().join("e2e.stats"), Duration::from_secs(20));
+    common::wait_for_file(&dir.path().join("e2e.events"), Duration::from_secs(20));
 
     let tail = Command::new(BIN)
         .args([

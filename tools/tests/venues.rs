@@ -4,24 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tickforge_engine::symbol::venue;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tickforge");
+mod common;
 
-fn wait_for(path: &Path, within: Duration) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < within,
-            "{} did not appear",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+const BIN: &str = env!("CARGO_BIN_EXE_tickforge");
 
 fn all_venues() -> Vec<&'static str> {
     (1..=venue::OKX).map(venue::name).collect()
@@ -61,17 +51,8 @@ fn every_venue_shows_trades_quotes_and_bars_in_tail() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("venues.toml");
     std::fs::write(&cfg, config(dir.path(), "venues", 0.0, "")).unwrap();
-    let run = Command::new(BIN)
-        .arg("run")
-        .arg(&cfg)
-        .arg("--journal")
-        .arg(dir.path().join("journal"))
-        .args(["--duration", "5"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(&dir.path().join("venues.events"), Duration::from_secs(20));
+    let run = common::spawn_run(&cfg, dir.path(), "5", true);
+    common::wait_for_file(&dir.path().join("venues.events"), Duration::from_secs(20));
     let tail = Command::new(BIN)
         .args([
             "tail",
@@ -126,7 +107,7 @@ fn stats_until(
     mut run: std::process::Child,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    wait_for(&dir.join(format!("{name}.stats")), Duration::from_secs(20));
+    common::wait_for_file(&dir.join(format!("{name}.stats")), Duration::from_secs(20));
     let start = Instant::now();
     let stats = loop {
         std::thread::sleep(Duration::from_millis(250));
@@ -155,16 +136,7 @@ fn malformed_frames_are_counted_per_venue_and_connections_stay_up() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, config(dir.path(), "bad", 0.05, "")).unwrap();
-    let run = Command::new(BIN)
-        .arg("run")
-        .arg(&cfg)
-        .arg("--journal")
-        .arg(dir.path().join("journal"))
-        .args(["--duration", "60"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let run = common::spawn_run(&cfg, dir.path(), "60", false);
     let stats = stats_until(dir.path(), "bad", run, |s| {
         all_venues()
             .iter()
@@ -193,16 +165,7 @@ fn application_keepalives_are_sent_and_answered() {
         ));
     }
     std::fs::write(&cfg, text).unwrap();
-    let run = Command::new(BIN)
-        .arg("run")
-        .arg(&cfg)
-        .arg("--journal")
-        .arg(dir.path().join("journal"))
-        .args(["--duration", "60"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let run = common::spawn_run(&cfg, dir.path(), "60", false);
     // Two feeds, one ping each per 50 ms of silence; the simulators answer each with a
     // pong (a control message).
     let enough = |s: &serde_json::Value| {

@@ -74,3 +74,43 @@ pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// Waits until `path` exists, failing the test after `within`.
+pub fn wait_for_file(path: &std::path::Path, within: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < within,
+            "{} did not appear",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `tickforge run CFG` for `secs` seconds, journaling into `dir/journal`; its output
+/// piped (to read it afterwards) or discarded.
+pub fn spawn_run(
+    cfg: &std::path::Path,
+    dir: &std::path::Path,
+    secs: &str,
+    piped: bool,
+) -> std::process::Child {
+    let out = || {
+        if piped {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        }
+    };
+    std::process::Command::new(env!("CARGO_BIN_EXE_tickforge"))
+        .arg("run")
+        .arg(cfg)
+        .arg("--journal")
+        .arg(dir.join("journal"))
+        .args(["--duration", secs])
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .expect("tickforge runs")
+}
