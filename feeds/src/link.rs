@@ -23,8 +23,9 @@ pub struct Link {
     pub started: Instant,
     /// When the WebSocket opened (subscriptions sent); `None` while connecting.
     pub opened: Option<Instant>,
-    /// When the last data frame arrived (or the link opened).
-    pub last_data: Instant,
+    /// Receive time of the last data frame (or when the link opened), wall ns: the frame's
+    /// own receive stamp, so no extra clock read per frame.
+    pub last_data_ns: i64,
     /// When the connection last sent a message (subscriptions or keepalive), wall ns.
     pub last_sent: Option<i64>,
     /// Data frames received.
@@ -48,7 +49,7 @@ impl Link {
             readable: true,
             started: now,
             opened: None,
-            last_data: now,
+            last_data_ns: tickforge_engine::clock::wall_ns(),
             last_sent: None,
             frames: 0,
             first_data: None,
@@ -62,12 +63,18 @@ impl Link {
         self.opened.map(|t| now.saturating_duration_since(t))
     }
 
-    /// When the link counts as stale under `idle`: no data frame for that long after it
-    /// opened, or not opened that long after it started (a stuck handshake).
-    pub fn stale_at(&self, idle: Duration) -> Instant {
+    /// How long the link has gone without a data frame, at wall time `now_ns`.
+    pub fn silent(&self, now_ns: i64) -> Duration {
+        Duration::from_nanos(now_ns.saturating_sub(self.last_data_ns).max(0) as u64)
+    }
+
+    /// How long until the link counts as stale under `idle` (zero: it is): no data frame
+    /// for that long after it opened, or not opened that long after it started (a stuck
+    /// handshake). `now` and `now_ns` are the same moment on the two clocks.
+    pub fn until_stale(&self, idle: Duration, now: Instant, now_ns: i64) -> Duration {
         match self.opened {
-            Some(_) => self.last_data + idle,
-            None => self.started + idle,
+            Some(_) => idle.saturating_sub(self.silent(now_ns)),
+            None => (self.started + idle).saturating_duration_since(now),
         }
     }
 }

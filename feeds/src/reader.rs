@@ -33,7 +33,11 @@ use crate::backoff::{Backoff, BackoffPolicy};
 use crate::connection::{Connection, ConnectionError, Endpoint, Step};
 use crate::frame_journal::{FrameJournal, JournalCounters};
 use crate::link::{Link, Slot};
+
+mod policy;
+
 use crate::venue::Keepalive;
+use policy::{Loss, ROTATION_HOLD_BYTES, ROTATION_OVERLAP};
 
 /// One feed as the reader sees it.
 #[derive(Debug, Clone)]
@@ -63,11 +67,6 @@ pub struct FeedSpec {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
-/// A rotation's successor takes over once it has delivered data for this long: long enough
-/// for the old connection to deliver what it has in flight.
-const ROTATION_OVERLAP: Duration = Duration::from_millis(500);
-/// ... or once it holds this many bytes of frames.
-const ROTATION_HOLD_BYTES: usize = 16 << 20;
 /// Frames read per connection per poll before giving other stages a turn.
 const READ_BUDGET: usize = 1;
 /// On a connection that is never idle, keepalive timers are still looked at after this
@@ -99,23 +98,6 @@ pub struct ReaderCounters {
     pub rotated: u64,
     /// Rotations given up (the new connection failed; the old one carried on).
     pub rotations_abandoned: u64,
-}
-
-/// What ended a connection.
-enum Loss {
-    /// The connection failed or closed.
-    Error(ConnectionError),
-    /// No data within the idle timeout.
-    Stale(Duration),
-}
-
-impl std::fmt::Display for Loss {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Loss::Error(e) => write!(f, "{e}"),
-            Loss::Stale(d) => write!(f, "stale: no data for {} ms", d.as_millis()),
-        }
-    }
 }
 
 struct FeedRuntime {
@@ -342,173 +324,6 @@ impl ReaderStage {
         }
     }
 
-    /// Starts replacing feed `i`'s connection (make before break).
-    fn start_rotation(&mut self, i: usize, why: &str) {
-        let f = &self.feeds[i];
-        if f.ended || f.rotating() || self.stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let Some(old) = f.links[f.active].as_ref().map(|l| l.id) else {
-            return;
-        };
-        let slot = f.successor();
-        self.counters.rotations += 1;
-        match self.open(i, slot) {
-            Ok(new) => {
-                tracing::info!(
-                    feed = self.feeds[i].spec.id,
-                    old,
-                    new,
-                    why,
-                    "rotating the connection"
-                );
-                self.status(i, old, FeedState::Rotating, i64::from(new), why.to_string());
-            }
-            Err(e) => {
-                self.counters.rotations_abandoned += 1;
-                tracing::warn!(feed = self.feeds[i].spec.id, error = %e, "cannot open a connection to rotate to");
-            }
-        }
-    }
-
-    /// The successor of feed `i` has delivered data for the overlap: it takes over, after
-    /// the old link has passed on everything it holds, and the old link closes.
-    fn finish_rotation(&mut self, i: usize) {
-        let old_slot = self.feeds[i].active;
-        // Whatever the old connection already holds is read before it closes.
-        self.drain(i, old_slot);
-        if self.feeds[i].active != old_slot || self.feeds[i].links[1 - old_slot].is_none() {
-            // The old link was lost while draining: its successor already took over (or
-            // failed too).
-            return;
-        }
-        let f = &mut self.feeds[i];
-        f.active = f.successor();
-        let new_id = f.links[f.active].as_ref().map_or(0, |l| l.id);
-        let registry = self.poll.registry();
-        let f = &mut self.feeds[i];
-        let old_id = match f.links[old_slot].take() {
-            Some(l) => {
-                l.conn.close(registry);
-                l.id
-            }
-            None => 0,
-        };
-        self.counters.rotated += 1;
-        tracing::info!(feed = f.spec.id, old = old_id, new = new_id, "rotated");
-        self.status(
-            i,
-            new_id,
-            FeedState::Rotated,
-            i64::from(old_id),
-            "make before break".into(),
-        );
-        self.release_held(i);
-    }
-
-    /// Passes on the frames the new active link of feed `i` held during its rotation, in
-    /// order, after everything the old one delivered (trades on both are dropped
-    /// downstream by trade id).
-    fn release_held(&mut self, i: usize) {
-        let f = &mut self.feeds[i];
-        let Some(link) = f.links[f.active].as_mut() else {
-            return;
-        };
-        link.held_bytes = 0;
-        let held = std::mem::take(&mut link.held);
-        self.pending_status.extend(held);
-        self.flush_status();
-    }
-
-    /// Reads what a closing link still has, within a bound.
-    fn drain(&mut self, i: usize, slot: Slot) {
-        for _ in 0..1024 {
-            if self.feeds[i].links[slot].is_none() || self.read_conn(i, slot) == 0 {
-                return;
-            }
-        }
-    }
-
-    fn lost(&mut self, i: usize, slot: Slot, why: Loss) {
-        self.counters.disconnects += 1;
-        let now = Instant::now();
-        let registry = self.poll.registry();
-        let f = &mut self.feeds[i];
-        let link = f.links[slot].take();
-        let (id, up) = match &link {
-            Some(l) => (l.id, l.up_for(now)),
-            None => (0, None),
-        };
-        if let Some(l) = link {
-            l.conn.close(registry);
-        }
-        if slot != f.active {
-            // The successor of a rotation failed: the old connection carries on.
-            self.counters.rotations_abandoned += 1;
-            tracing::warn!(feed = f.spec.id, reason = %why, "rotation abandoned");
-            return;
-        }
-        if f.links[f.successor()]
-            .as_ref()
-            .is_some_and(|l| l.opened.is_some())
-        {
-            // The old connection went before the new one delivered: the new one is open and
-            // subscribed, so it takes over now.
-            f.active = f.successor();
-            let new_id = f.links[f.active].as_ref().map_or(0, |l| l.id);
-            self.counters.rotated += 1;
-            self.status(
-                i,
-                new_id,
-                FeedState::Rotated,
-                i64::from(id),
-                why.to_string(),
-            );
-            self.release_held(i);
-            return;
-        }
-        if let Some(l) = f.links[f.successor()].take() {
-            l.conn.close(registry);
-        }
-        let attempt = f.attempt;
-        f.down_since.get_or_insert(wall_ns());
-        let delay = if f.spec.reconnect && !self.stop.load(Ordering::Relaxed) {
-            f.backoff.next_delay(up)
-        } else {
-            None
-        };
-        match delay {
-            Some(d) => {
-                f.next_attempt = Some(now + d);
-                tracing::warn!(feed = f.spec.id, reason = %why, retry_in = ?d, "feed disconnected");
-            }
-            None => {
-                f.ended = true;
-                tracing::info!(feed = f.spec.id, reason = %why, "feed ended");
-            }
-        }
-        let ended = f.ended;
-        let gave_up = ended && f.spec.reconnect && !self.stop.load(Ordering::Relaxed);
-        // A finite input that the peer closed cleanly has ended, not failed: its bars are
-        // not flagged stale.
-        let clean_end = ended && !gave_up && matches!(why, Loss::Error(ConnectionError::Closed));
-        if !clean_end {
-            self.status(i, id, FeedState::Disconnected, attempt, why.to_string());
-        }
-        if gave_up {
-            let n = self.feeds[i].backoff.failures().saturating_sub(1);
-            self.status(
-                i,
-                id,
-                FeedState::Ended,
-                attempt,
-                format!("gave up after {n} attempts"),
-            );
-        } else if ended {
-            self.status(i, id, FeedState::Ended, attempt, why.to_string());
-        }
-    }
-
     /// The WebSocket of feed `i`'s link in `slot` opened: subscribe.
     fn opened(&mut self, i: usize, slot: Slot) -> bool {
         self.counters.connects += 1;
@@ -522,10 +337,10 @@ impl ReaderStage {
                 return false;
             }
         }
-        let now = Instant::now();
-        link.opened = Some(now);
-        link.last_data = now;
-        link.last_sent = Some(wall_ns());
+        link.opened = Some(Instant::now());
+        let now_ns = wall_ns();
+        link.last_data_ns = now_ns;
+        link.last_sent = Some(now_ns);
         let id = link.id;
         if slot != f.active {
             return true;
@@ -574,7 +389,7 @@ impl ReaderStage {
                 }
                 Ok(Step::Frame { binary, payload }) => {
                     let recv_ts = wall_ns();
-                    link.last_data = Instant::now();
+                    link.last_data_ns = recv_ts;
                     link.frames += 1;
                     let conn_id = link.id;
                     f.last_recv = recv_ts;
@@ -626,60 +441,6 @@ impl ReaderStage {
             if emit(&mut self.out, &mut self.journal, head, &[]).is_ok() {
                 f.last_recv = now_ns;
                 self.counters.clocks += 1;
-            }
-        }
-    }
-
-    /// Declares stale links, abandons rotations that do not take, starts rotations of
-    /// connections at the end of their lifetime.
-    fn check_links(&mut self, now: Instant) {
-        for i in 0..self.feeds.len() {
-            let f = &self.feeds[i];
-            let Some(idle) = f.spec.idle_timeout else {
-                continue;
-            };
-            for slot in [f.successor(), f.active] {
-                let Some(link) = self.feeds[i].links[slot].as_ref() else {
-                    continue;
-                };
-                if now < link.stale_at(idle) {
-                    continue;
-                }
-                let silent = now.saturating_duration_since(link.last_data);
-                let (feed_id, id, opened) = (self.feeds[i].spec.id, link.id, link.opened.is_some());
-                if slot == self.feeds[i].active {
-                    self.counters.stale += 1;
-                    tracing::warn!(
-                        feed = feed_id,
-                        conn = id,
-                        silent_ms = silent.as_millis() as u64,
-                        "feed stale: reconnecting"
-                    );
-                    if opened {
-                        let reason = format!("no data for {} ms", silent.as_millis());
-                        self.status(i, id, FeedState::Stale, silent.as_millis() as i64, reason);
-                    }
-                }
-                self.lost(i, slot, Loss::Stale(silent));
-            }
-        }
-        for i in 0..self.feeds.len() {
-            let f = &self.feeds[i];
-            let done = f.links[f.successor()]
-                .as_ref()
-                .and_then(|l| l.first_data)
-                .is_some_and(|t| now.saturating_duration_since(t) >= ROTATION_OVERLAP);
-            if done {
-                self.finish_rotation(i);
-            }
-        }
-        for i in 0..self.feeds.len() {
-            let f = &self.feeds[i];
-            let (Some(max), Some(link)) = (f.spec.max_lifetime, f.links[f.active].as_ref()) else {
-                continue;
-            };
-            if !f.rotating() && link.up_for(now).is_some_and(|u| u >= max) {
-                self.start_rotation(i, "maximum connection lifetime");
             }
         }
     }
@@ -804,7 +565,7 @@ impl Stage for ReaderStage {
         if work == 0 || self.since_timers >= TIMER_EVERY_FRAMES {
             self.since_timers = 0;
             let now = wall_ns();
-            self.check_links(Instant::now());
+            self.check_links(Instant::now(), now);
             self.send_keepalives(now);
             if work == 0 {
                 self.inject_clocks(now);
@@ -846,6 +607,7 @@ impl Stage for ReaderStage {
         }
         // Wake in time for the next reconnect, clock tick and stale deadline.
         let now = Instant::now();
+        let now_ns = wall_ns();
         let mut t = timeout;
         for f in &self.feeds {
             if let Some(at) = f.next_attempt {
@@ -854,7 +616,7 @@ impl Stage for ReaderStage {
             t = t.min(f.spec.clock_interval);
             if let Some(idle) = f.spec.idle_timeout {
                 for l in f.links.iter().flatten() {
-                    t = t.min(l.stale_at(idle).saturating_duration_since(now));
+                    t = t.min(l.until_stale(idle, now, now_ns));
                 }
             }
         }
