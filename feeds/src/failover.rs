@@ -11,7 +11,11 @@
 //!   goes down, the first healthy source in priority order becomes active and its held
 //!   trades are passed on at once, so the trades the failed source never delivered are not
 //!   lost (those it did deliver are dropped downstream by trade id). When the primary has
-//!   been healthy again for the fail-back time, it becomes active the same way.
+//!   been healthy again for the fail-back time, it becomes active the same way. A switch
+//!   away from a source that is still healthy (fail-back, or the primary coming up after a
+//!   backup at start-up) is a hand-over: per symbol, the old source's trades keep passing
+//!   until the new one's ids meet what was delivered, and the new one's trades that are
+//!   ahead wait for that, so trades still in flight on the old source are not lost.
 //! - **Hot-hot**: every healthy source's trades and quotes pass; duplicates are dropped
 //!   downstream by venue trade id. A source joins a symbol's stream only where its ids meet
 //!   what was delivered: a (re)connected source whose first trade is ahead of the others
@@ -94,7 +98,7 @@ pub struct GroupCounters {
     pub held_trades: u64,
     /// Quotes of standby sources dropped.
     pub suppressed_quotes: u64,
-    /// Held trades passed on at a switch.
+    /// Held trades passed on at a switch (those the previous source had not delivered).
     pub replayed_trades: u64,
     /// Held trades that fell out of the full buffer.
     pub held_overflow: u64,
@@ -104,8 +108,15 @@ struct Source {
     feed: u32,
     healthy: bool,
     healthy_since: i64,
-    /// Hot-hot: per symbol, the source's ids have met the delivered ones.
+    /// Per symbol, the source's ids have met the delivered ones (hot-hot: every source;
+    /// hot standby: the active one during a hand-over).
     joined: Vec<bool>,
+}
+
+/// True when a trade's id orders it among the others of its symbol (consecutive ids).
+#[inline]
+fn ordered(t: &TradeRecord) -> bool {
+    t.trade_id != 0 && t.flags & (trade_flags::ID_UNORDERED | trade_flags::ID_NOT_CONSECUTIVE) == 0
 }
 
 struct Group {
@@ -119,8 +130,11 @@ struct Group {
     /// wait at start-up).
     starting: bool,
     held: VecDeque<(usize, TradeRecord)>,
-    /// Hot-hot: per symbol, the newest trade id delivered.
+    /// Per symbol, the newest trade id delivered.
     last: Vec<u64>,
+    /// Hot standby: the source active before a hand-over, still healthy, whose trades
+    /// pass on the symbols the active source has not joined yet.
+    draining: Option<usize>,
     counters: GroupCounters,
 }
 
@@ -140,7 +154,6 @@ impl Failover {
             .into_iter()
             .enumerate()
             .map(|(g, spec)| {
-                let hot_hot = spec.mode == FailoverMode::HotHot;
                 for (k, &f) in spec.sources.iter().enumerate() {
                     if let Some(m) = member.get_mut(f as usize) {
                         *m = Some((g, k));
@@ -165,11 +178,7 @@ impl Failover {
                             feed,
                             healthy: false,
                             healthy_since: 0,
-                            joined: if spec.mode == FailoverMode::HotHot {
-                                vec![false; symbols]
-                            } else {
-                                Vec::new()
-                            },
+                            joined: vec![false; symbols],
                         })
                         .collect(),
                     spec,
@@ -177,11 +186,8 @@ impl Failover {
                     up: false,
                     starting: true,
                     held: VecDeque::new(),
-                    last: if hot_hot {
-                        vec![0; symbols]
-                    } else {
-                        Vec::new()
-                    },
+                    last: vec![0; symbols],
+                    draining: None,
                     counters: GroupCounters::default(),
                 }
             })
@@ -242,14 +248,10 @@ impl Failover {
             return Route::Pass;
         };
         let group = &mut self.groups[g];
-        if group.spec.mode == FailoverMode::HotHot {
-            return group.route_hot_hot(k, t, release);
+        match group.spec.mode {
+            FailoverMode::HotHot => group.route_hot_hot(k, t, release),
+            FailoverMode::HotStandby => group.route_standby(k, t, release),
         }
-        if k == group.active {
-            return Route::Pass;
-        }
-        group.hold(k, t);
-        Route::Hold
     }
 
     /// Whether a quote of `feed` passes now.
@@ -326,6 +328,14 @@ impl Failover {
             }
             group.held.retain(|(j, _)| group.sources[*j].healthy);
         }
+        if group.draining == Some(k) && !healthy {
+            // The old source of a hand-over is gone: the new one takes every symbol now.
+            group.draining = None;
+            let active = group.active;
+            if group.sources[active].healthy {
+                group.release_source(active, None, replay);
+            }
+        }
         group.reconsider(ts, events, replay);
     }
 
@@ -351,6 +361,47 @@ impl Group {
         self.counters.held_trades += 1;
     }
 
+    /// Hot standby: the active source's trades pass (during a hand-over, once its ids meet
+    /// the delivered ones); the old source's pass on the symbols the active one has not
+    /// joined yet; every other trade is held.
+    fn route_standby(
+        &mut self,
+        k: usize,
+        t: &TradeRecord,
+        release: &mut Vec<TradeRecord>,
+    ) -> Route {
+        let s = t.symbol as usize;
+        let a = self.active;
+        if !ordered(t) || s >= self.last.len() {
+            if k == a {
+                return Route::Pass;
+            }
+            self.hold(k, t);
+            return Route::Hold;
+        }
+        if k == a {
+            if !self.sources[a].joined[s] {
+                let meets = self.last[s] == 0 || t.trade_id <= self.last[s] + 1;
+                if !meets && self.draining.is_some() {
+                    self.hold(k, t);
+                    return Route::Hold;
+                }
+                self.sources[a].joined[s] = true;
+            }
+            self.last[s] = self.last[s].max(t.trade_id);
+            return Route::Pass;
+        }
+        if self.draining == Some(k) && !self.sources[a].joined[s] {
+            if t.trade_id > self.last[s] {
+                self.last[s] = t.trade_id;
+                self.release_caught_up(s, release);
+            }
+            return Route::Pass;
+        }
+        self.hold(k, t);
+        Route::Hold
+    }
+
     /// Hot-hot: a trade of source `k` passes once the source has joined the symbol.
     fn route_hot_hot(
         &mut self,
@@ -359,9 +410,7 @@ impl Group {
         release: &mut Vec<TradeRecord>,
     ) -> Route {
         let s = t.symbol as usize;
-        let ordered = t.trade_id != 0
-            && t.flags & (trade_flags::ID_UNORDERED | trade_flags::ID_NOT_CONSECUTIVE) == 0;
-        if !ordered || s >= self.last.len() {
+        if !ordered(t) || s >= self.last.len() {
             return Route::Pass;
         }
         if !self.sources[k].joined[s] {
@@ -386,16 +435,20 @@ impl Group {
         Route::Pass
     }
 
-    /// Hot-hot: sources held on symbol `s` whose next id now meets the delivered ones join,
-    /// and their held trades beyond the delivered ones go to `release`.
+    /// Sources held on symbol `s` (hot-hot: any; hot standby: the active one) whose next id
+    /// now meets the delivered ones join, and their held trades beyond the delivered ones go
+    /// to `release`.
     fn release_caught_up(&mut self, s: usize, release: &mut Vec<TradeRecord>) {
         let last = self.last[s];
-        let joining: Vec<usize> = self
+        let standby = self.spec.mode == FailoverMode::HotStandby;
+        let active = self.active;
+        let mut joining: Vec<usize> = self
             .held
             .iter()
-            .filter(|(_, t)| t.symbol as usize == s)
+            .filter(|(k, t)| t.symbol as usize == s && (!standby || *k == active))
             .map(|(k, _)| *k)
             .collect();
+        joining.dedup();
         for k in joining {
             let first = self
                 .held
@@ -415,8 +468,15 @@ impl Group {
         for (j, t) in self.held.drain(..) {
             let sym = t.symbol as usize;
             if j == k && s.is_none_or(|s| s == sym) {
-                if t.trade_id > self.last[sym] {
-                    self.last[sym] = t.trade_id;
+                let newer = match self.last.get_mut(sym) {
+                    Some(last) if ordered(&t) => {
+                        let newer = t.trade_id > *last;
+                        *last = (*last).max(t.trade_id);
+                        newer
+                    }
+                    _ => true,
+                };
+                if newer {
                     release.push(t);
                     self.counters.replayed_trades += 1;
                 }
@@ -426,8 +486,53 @@ impl Group {
         }
         self.held = kept;
         match s {
-            Some(s) => self.sources[k].joined[s] = true,
+            Some(s) => {
+                if let Some(j) = self.sources[k].joined.get_mut(s) {
+                    *j = true;
+                }
+            }
             None => self.sources[k].joined.iter_mut().for_each(|j| *j = true),
+        }
+    }
+
+    /// Hot standby: source `next` becomes active after `from`. When `from` is dead, `next`
+    /// takes every symbol at once with its held trades; when `from` is still healthy, it
+    /// drains: `next` joins a symbol where its held trades meet the delivered ones, and on
+    /// the others when its ids do.
+    fn hand_over(&mut self, from: usize, next: usize, replay: &mut Vec<TradeRecord>) {
+        self.sources[next]
+            .joined
+            .iter_mut()
+            .for_each(|j| *j = false);
+        if from == next || !self.sources[from].healthy {
+            self.draining = None;
+            self.release_source(next, None, replay);
+            return;
+        }
+        self.draining = Some(from);
+        let mut symbols: Vec<usize> = self
+            .held
+            .iter()
+            .filter(|(k, _)| *k == next)
+            .map(|(_, t)| t.symbol as usize)
+            .collect();
+        symbols.sort_unstable();
+        symbols.dedup();
+        for s in symbols {
+            let first = self
+                .held
+                .iter()
+                .find(|(k, t)| *k == next && t.symbol as usize == s)
+                .map(|(_, t)| t);
+            let joins = first.is_some_and(|t| {
+                !ordered(t)
+                    || s >= self.last.len()
+                    || self.last[s] == 0
+                    || t.trade_id <= self.last[s] + 1
+            });
+            if joins {
+                self.release_source(next, Some(s), replay);
+            }
         }
     }
 
@@ -492,16 +597,7 @@ impl Group {
         };
         self.up = true;
         if self.spec.mode == FailoverMode::HotStandby {
-            let before = replay.len();
-            self.held.retain(|(k, t)| {
-                if *k == next {
-                    replay.push(*t);
-                    false
-                } else {
-                    true
-                }
-            });
-            self.counters.replayed_trades += (replay.len() - before) as u64;
+            self.hand_over(from, next, replay);
         }
         tracing::warn!(group = %self.spec.name, from = self.sources[from].feed, to = feed, "source switch");
         let reason = format!("{}: now feed {feed}", self.spec.name);
@@ -555,7 +651,8 @@ mod tests {
         assert_eq!(ev[0].detail, 1);
         assert_eq!(
             rp.iter().map(|t| t.trade_id).collect::<Vec<_>>(),
-            vec![1, 2]
+            vec![2],
+            "the held trades the primary did not deliver"
         );
         assert_eq!(f.route_trade(1, &trade(3), &mut Vec::new()), Route::Pass);
         // The primary is back, but fails back only after 5 s of health.
@@ -578,6 +675,59 @@ mod tests {
         assert_eq!(ev.last().unwrap().state, FeedState::Live);
         let c = f.counters().next().unwrap().1;
         assert_eq!((c.failovers, c.failbacks), (2, 1), "{c:?}");
+    }
+
+    fn ids(v: &[TradeRecord]) -> Vec<u64> {
+        v.iter().map(|t| t.trade_id).collect()
+    }
+
+    #[test]
+    fn hot_standby_hands_over_from_a_healthy_source_without_losing_its_trades_in_flight() {
+        let mut f = group(FailoverMode::HotStandby);
+        let (mut ev, mut rp) = (Vec::new(), Vec::new());
+        // The backup is up first and serves; the primary comes up at 2 s.
+        f.on_status(1, FeedState::Live, S, &mut ev, &mut rp);
+        for id in 1..=5 {
+            assert_eq!(f.route_trade(1, &trade(id), &mut rp), Route::Pass);
+        }
+        f.on_status(0, FeedState::Live, 2 * S, &mut ev, &mut rp);
+        assert_eq!(ev.last().unwrap().state, FeedState::FailedBack);
+        assert!(rp.is_empty());
+        // The primary's stream starts at 11; 6..=10 are still on their way from the backup.
+        assert_eq!(f.route_trade(0, &trade(11), &mut rp), Route::Hold);
+        for id in 6..=9 {
+            assert_eq!(f.route_trade(1, &trade(id), &mut rp), Route::Pass);
+        }
+        assert!(rp.is_empty());
+        assert_eq!(f.route_trade(1, &trade(10), &mut rp), Route::Pass);
+        assert_eq!(
+            ids(&rp),
+            vec![11],
+            "the primary joins where the backup reached"
+        );
+        rp.clear();
+        assert_eq!(f.route_trade(1, &trade(11), &mut rp), Route::Hold);
+        assert_eq!(f.route_trade(1, &trade(12), &mut rp), Route::Hold);
+        assert_eq!(f.route_trade(0, &trade(12), &mut rp), Route::Pass);
+        // Another symbol: the primary's first trade meets the backup's newest, so it joins.
+        let mut t = trade(3);
+        t.symbol = 1;
+        let mut u = t;
+        u.trade_id = 2;
+        assert_eq!(f.route_trade(1, &u, &mut rp), Route::Pass, "not joined yet");
+        assert_eq!(f.route_trade(0, &t, &mut rp), Route::Pass);
+        assert_eq!(f.route_trade(1, &t, &mut rp), Route::Hold);
+        // A third symbol the primary is ahead on, and the backup dies: it joins at once.
+        let mut v = trade(9);
+        v.symbol = 2;
+        let mut w = v;
+        w.trade_id = 4;
+        assert_eq!(f.route_trade(1, &w, &mut rp), Route::Pass);
+        assert_eq!(f.route_trade(0, &v, &mut rp), Route::Hold);
+        f.on_status(1, FeedState::Disconnected, 3 * S, &mut ev, &mut rp);
+        assert_eq!(ids(&rp), vec![9]);
+        v.trade_id = 10;
+        assert_eq!(f.route_trade(0, &v, &mut rp), Route::Pass);
     }
 
     #[test]

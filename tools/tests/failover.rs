@@ -189,7 +189,9 @@ fn hot_standby_fails_over_when_the_primary_dies_and_loses_no_trade() {
     assert!(stats.counter("parser.source.backup.trades").unwrap() > 100);
     assert_eq!(stats.counter("parser.source.backup.gaps").unwrap(), 0);
     assert_eq!(stats.counter("parser.group.btc.failovers").unwrap(), 1);
-    assert!(stats.counter("parser.group.btc.replayed_trades").unwrap() > 0);
+    // The backup's trades were held while the primary served (passed on at the switch
+    // only where the primary had not delivered them: timing decides how many).
+    assert!(stats.counter("parser.group.btc.held_trades").unwrap() > 100);
     let hist: BTreeMap<String, _> = stats.histograms().into_iter().collect();
     assert!(
         hist["source.backup.exch_to_recv_ns"].count > 100,
