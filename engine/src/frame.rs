@@ -46,7 +46,8 @@ pub struct FrameRef {
     pub conn: u32,
     /// Payload length in bytes.
     pub len: u32,
-    /// Receive time, ns since the Unix epoch.
+    /// Receive time, ns since the Unix epoch: when the socket read that brought the
+    /// frame's last byte returned.
     pub recv_ts: i64,
     /// The journal segment holding the payload, or [`IN_BYTE_RING`] when the payload was
     /// copied into the edge's byte ring.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
+use tickforge_engine::clock::wall_ns;
 use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
@@ -148,23 +149,39 @@ impl Endpoint {
 }
 
 /// The byte stream under the WebSocket: the socket itself, or TLS over it.
-enum Transport {
+enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
 }
 
+/// The stream, and when bytes last came out of it: a frame is fully received when the
+/// read that brought its last byte returned. The WebSocket reads only when the bytes it
+/// holds do not make a whole frame, so that is the newest read when the frame is decoded
+/// (one clock read per read call, not per frame).
+struct Transport {
+    stream: Stream,
+    last_read_ns: i64,
+}
+
 impl Transport {
+    fn new(stream: Stream) -> Transport {
+        Transport {
+            stream,
+            last_read_ns: 0,
+        }
+    }
+
     /// The socket, for (de)registration.
     fn socket_mut(&mut self) -> &mut TcpStream {
-        match self {
-            Transport::Plain(s) => s,
-            Transport::Tls(t) => t.socket_mut(),
+        match &mut self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.socket_mut(),
         }
     }
 
     /// Ends TLS with a close_notify (best effort); nothing for plain TCP.
     fn close_notify(&mut self) {
-        if let Transport::Tls(t) = self {
+        if let Stream::Tls(t) = &mut self.stream {
             t.close_notify();
         }
     }
@@ -172,25 +189,29 @@ impl Transport {
 
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.read(buf),
-            Transport::Tls(t) => t.read(buf),
+        let n = match &mut self.stream {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
+        }?;
+        if n > 0 {
+            self.last_read_ns = wall_ns();
         }
+        Ok(n)
     }
 }
 
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.write(buf),
-            Transport::Tls(t) => t.write(buf),
+        match &mut self.stream {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Plain(s) => s.flush(),
-            Transport::Tls(t) => t.flush(),
+        match &mut self.stream {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(t) => t.flush(),
         }
     }
 }
@@ -229,6 +250,9 @@ pub enum Step {
         binary: bool,
         /// The payload.
         payload: tungstenite::Bytes,
+        /// When it was fully received: the wall clock (ns) when the read that brought its
+        /// last byte returned.
+        received_ns: i64,
     },
     /// A control frame was handled (ping answered, pong received).
     Control,
@@ -294,10 +318,10 @@ impl Connection {
                 let Some(s) = stream.take() else {
                     return Err(ConnectionError::Closed);
                 };
-                let transport = match &self.endpoint.tls {
-                    None => Transport::Plain(s),
-                    Some(client) => Transport::Tls(Box::new(client.start(s)?)),
-                };
+                let transport = Transport::new(match &self.endpoint.tls {
+                    None => Stream::Plain(s),
+                    Some(client) => Stream::Tls(Box::new(client.start(s)?)),
+                });
                 let result = tungstenite::client::client_with_config(
                     self.endpoint.url.as_str(),
                     transport,
@@ -315,10 +339,12 @@ impl Connection {
                 Ok(Message::Text(t)) => Ok(Step::Frame {
                     binary: false,
                     payload: t.into(),
+                    received_ns: ws.get_ref().last_read_ns,
                 }),
                 Ok(Message::Binary(b)) => Ok(Step::Frame {
                     binary: true,
                     payload: b,
+                    received_ns: ws.get_ref().last_read_ns,
                 }),
                 Ok(Message::Ping(_)) | Ok(Message::Pong(_)) | Ok(Message::Frame(_)) => {
                     Ok(Step::Control)

@@ -213,7 +213,16 @@ fn text_of(step: Step) -> String {
         Step::Frame {
             binary: false,
             payload,
-        } => String::from_utf8(payload.to_vec()).expect("utf-8"),
+            received_ns,
+        } => {
+            // Stamped by the read that brought it: in the past, and this century.
+            let now = tickforge_engine::clock::wall_ns();
+            assert!(
+                received_ns > now - 60_000_000_000 && received_ns <= now,
+                "received_ns {received_ns}, now {now}"
+            );
+            String::from_utf8(payload.to_vec()).expect("utf-8")
+        }
         other => panic!("expected a text frame, got {other:?}"),
     }
 }
@@ -286,6 +295,7 @@ fn run_client(endpoint: &Endpoint) {
         Step::Frame {
             binary: true,
             payload,
+            ..
         } => assert_eq!(&payload[..], &[1, 2, 3]),
         other => panic!("expected a binary frame, got {other:?}"),
     }
