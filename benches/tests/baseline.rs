@@ -208,3 +208,20 @@ fn baseline_reads_trades_and_quotes_of_the_synthetic_market_and_stops_after_n_fr
     assert!(report.bars.len() >= 6, "{} bars", report.bars.len());
     assert!(report.latency.value_at_quantile(0.5) > 0);
 }
+
+#[test]
+fn baseline_refuses_what_it_cannot_connect_to_with_the_url_named() {
+    for url in [
+        "wss://127.0.0.1:1/stream",
+        "ws://127.0.0.1:1/stream",
+        "not a url",
+    ] {
+        let err = baseline::run(BaselineConfig {
+            url: url.into(),
+            timeout: Duration::from_secs(5),
+            ..BaselineConfig::default()
+        })
+        .expect_err("nothing to connect to");
+        assert!(err.to_string().contains(url), "{url}: {err}");
+    }
+}

@@ -11,7 +11,9 @@
 //! reader (socket → serde_json) ─mpsc→ aggregator (bars) ─broadcast→ subscriber (latency)
 //! ```
 //!
-//! The reader stamps each frame with `Instant::now()` as it comes off the socket; the
+//! The reader stamps each frame with the instant the socket read that brought its last
+//! byte returned (as tickforge does, so both count the time a frame waits behind others
+//! that arrived with it); the
 //! subscriber records, per event, the time from that stamp to the moment it sees the event
 //! in an HDR histogram (ns). A bar carries the stamp of the frame that closed it (or of the
 //! end of input).
@@ -34,6 +36,7 @@
 
 pub mod bars;
 mod pipeline;
+mod stamped;
 pub mod wire;
 
 use std::time::Duration;

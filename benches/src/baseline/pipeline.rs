@@ -7,14 +7,15 @@ use hdrhistogram::Histogram;
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
 use super::bars::{BarBook, BaselineBar};
+use super::stamped::StampedStream;
 use super::wire::{self, Quote, Trade, WireMessage};
 use super::{BaselineConfig, BaselineError, BaselineReport, EndReason, StopCondition};
 use tickforge_engine::timeframe::Timeframe;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = WebSocketStream<StampedStream>;
 
 /// Highest latency the histogram holds exactly (larger values are clamped): one hour.
 const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
@@ -70,12 +71,7 @@ fn ws_error(e: tungstenite::Error) -> BaselineError {
 /// Connects, wires the tasks, and waits for all three.
 pub(super) async fn run(cfg: BaselineConfig) -> Result<BaselineReport, BaselineError> {
     let latency = Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)?;
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(cfg.url.as_str(), None, true)
-        .await
-        .map_err(|e| BaselineError::Connect {
-            url: cfg.url.clone(),
-            source: Box::new(e),
-        })?;
+    let socket = connect(&cfg.url).await?;
     let (in_tx, in_rx) = mpsc::channel(cfg.channel_capacity);
     let (out_tx, out_rx) = broadcast::channel(cfg.broadcast_capacity);
     let start = Instant::now();
@@ -102,6 +98,39 @@ pub(super) async fn run(cfg: BaselineConfig) -> Result<BaselineReport, BaselineE
         elapsed: start.elapsed(),
         ended,
     })
+}
+
+/// Connects to a `ws://` URL (TCP without Nagle, then the WebSocket handshake).
+async fn connect(url: &str) -> Result<Socket, BaselineError> {
+    let failed = |e: tungstenite::Error| BaselineError::Connect {
+        url: url.to_owned(),
+        source: Box::new(e),
+    };
+    let uri: tungstenite::http::Uri =
+        url.parse()
+            .map_err(|e: tungstenite::http::uri::InvalidUri| {
+                failed(tungstenite::Error::from(tungstenite::http::Error::from(e)))
+            })?;
+    if uri.scheme_str() != Some("ws") {
+        return Err(failed(tungstenite::Error::Url(
+            tungstenite::error::UrlError::UnsupportedUrlScheme,
+        )));
+    }
+    let host = uri.host().ok_or_else(|| {
+        failed(tungstenite::Error::Url(
+            tungstenite::error::UrlError::NoHostName,
+        ))
+    })?;
+    let tcp = TcpStream::connect((host, uri.port_u16().unwrap_or(80)))
+        .await
+        .map_err(|e| failed(tungstenite::Error::Io(e)))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| failed(tungstenite::Error::Io(e)))?;
+    let (socket, _) =
+        tokio_tungstenite::client_async_with_config(url, StampedStream::new(tcp), None)
+            .await
+            .map_err(failed)?;
+    Ok(socket)
 }
 
 /// Sends the subscription, then reads frames, parses them and hands trades and quotes to
@@ -134,7 +163,8 @@ async fn reader(
             },
             None => socket.next().await,
         };
-        let recv = Instant::now();
+        // When the read that brought the frame's last byte returned, as tickforge stamps.
+        let recv = socket.get_ref().last_read().unwrap_or_else(Instant::now);
         let input = match next {
             // The stream ends once the closing handshake is done (or the peer vanished).
             None => break EndReason::ServerClosed,

@@ -13,12 +13,14 @@
 //!    signals) and one Binance feed, no journal, its shared memory in a scratch directory.
 //!    A second process follows `NAME.events` with [`tickforge_engine::shm::EventReader`]
 //!    and records, per trade and quote, `wall_ns() - recv_ts`: from the frame fully
-//!    received by the engine to the event visible to the reader. After the step the
+//!    received by the engine (the socket read that brought its last byte returned) to the
+//!    event visible to the reader. After the step the
 //!    engine's `NAME.stats` gives its counters and every histogram it exports (today
 //!    `e2e_latency_ns`, measured by the publisher as it publishes; stage histograms
 //!    added later appear in the report by themselves).
 //! 2. **baseline**: the same frames to the tokio pipeline, in its own process; its
-//!    latency is frame received → its subscriber saw the event, the same span.
+//!    latency is frame received (stamped the same way) → its subscriber saw the event,
+//!    the same span.
 //! 3. **floor**: the same frames to the bare blocking client, in its own process; its
 //!    latency is the sender's stamp → the client's `read` returned the frame.
 //!
