@@ -361,6 +361,13 @@ impl Group {
         self.counters.held_trades += 1;
     }
 
+    /// Whether trade `id` of symbol `s` meets what was delivered: nothing yet, a repeat, or
+    /// the next id.
+    #[inline]
+    fn meets(&self, s: usize, id: u64) -> bool {
+        self.last[s] == 0 || id <= self.last[s] + 1
+    }
+
     /// Hot standby: the active source's trades pass (during a hand-over, once its ids meet
     /// the delivered ones); the old source's pass on the symbols the active one has not
     /// joined yet; every other trade is held.
@@ -381,8 +388,7 @@ impl Group {
         }
         if k == a {
             if !self.sources[a].joined[s] {
-                let meets = self.last[s] == 0 || t.trade_id <= self.last[s] + 1;
-                if !meets && self.draining.is_some() {
+                if !self.meets(s, t.trade_id) && self.draining.is_some() {
                     self.hold(k, t);
                     return Route::Hold;
                 }
@@ -414,7 +420,7 @@ impl Group {
             return Route::Pass;
         }
         if !self.sources[k].joined[s] {
-            let meets = self.last[s] == 0 || t.trade_id <= self.last[s] + 1;
+            let meets = self.meets(s, t.trade_id);
             let others = self
                 .sources
                 .iter()
@@ -524,12 +530,8 @@ impl Group {
                 .iter()
                 .find(|(k, t)| *k == next && t.symbol as usize == s)
                 .map(|(_, t)| t);
-            let joins = first.is_some_and(|t| {
-                !ordered(t)
-                    || s >= self.last.len()
-                    || self.last[s] == 0
-                    || t.trade_id <= self.last[s] + 1
-            });
+            let joins = first
+                .is_some_and(|t| !ordered(t) || s >= self.last.len() || self.meets(s, t.trade_id));
             if joins {
                 self.release_source(next, Some(s), replay);
             }
