@@ -180,6 +180,15 @@ impl TradeRecord {
         self.flags |= flags;
         self
     }
+
+    /// True when the trade has an id and its venue numbers a symbol's trades 1, 2, 3, …
+    /// (neither [`trade_flags::ID_NOT_CONSECUTIVE`] nor [`trade_flags::ID_UNORDERED`]): a
+    /// skipped id is then a gap and a repeated or older one a duplicate.
+    #[inline]
+    pub fn ids_consecutive(&self) -> bool {
+        self.trade_id != 0
+            && self.flags & (trade_flags::ID_NOT_CONSECUTIVE | trade_flags::ID_UNORDERED) == 0
+    }
 }
 
 /// Trade flags above the side bits: what the venue's trade ids promise. With neither flag

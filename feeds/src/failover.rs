@@ -30,7 +30,7 @@
 
 use std::collections::VecDeque;
 
-use tickforge_engine::record::{trade_flags, FeedState, TradeRecord};
+use tickforge_engine::record::{FeedState, TradeRecord};
 
 /// How a group uses its sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,12 +111,6 @@ struct Source {
     /// Per symbol, the source's ids have met the delivered ones (hot-hot: every source;
     /// hot standby: the active one during a hand-over).
     joined: Vec<bool>,
-}
-
-/// True when a trade's id orders it among the others of its symbol (consecutive ids).
-#[inline]
-fn ordered(t: &TradeRecord) -> bool {
-    t.trade_id != 0 && t.flags & (trade_flags::ID_UNORDERED | trade_flags::ID_NOT_CONSECUTIVE) == 0
 }
 
 struct Group {
@@ -368,6 +362,13 @@ impl Group {
         self.last[s] == 0 || id <= self.last[s] + 1
     }
 
+    /// Whether a source whose next trade is `t` can join `t`'s symbol: its id meets what was
+    /// delivered, or it carries no order to wait for.
+    fn can_join(&self, t: &TradeRecord) -> bool {
+        let s = t.symbol as usize;
+        !t.ids_consecutive() || s >= self.last.len() || self.meets(s, t.trade_id)
+    }
+
     /// Hot standby: the active source's trades pass (during a hand-over, once its ids meet
     /// the delivered ones); the old source's pass on the symbols the active one has not
     /// joined yet; every other trade is held.
@@ -379,7 +380,7 @@ impl Group {
     ) -> Route {
         let s = t.symbol as usize;
         let a = self.active;
-        if !ordered(t) || s >= self.last.len() {
+        if !t.ids_consecutive() || s >= self.last.len() {
             if k == a {
                 return Route::Pass;
             }
@@ -416,7 +417,7 @@ impl Group {
         release: &mut Vec<TradeRecord>,
     ) -> Route {
         let s = t.symbol as usize;
-        if !ordered(t) || s >= self.last.len() {
+        if !t.ids_consecutive() || s >= self.last.len() {
             return Route::Pass;
         }
         if !self.sources[k].joined[s] {
@@ -445,7 +446,6 @@ impl Group {
     /// now meets the delivered ones join, and their held trades beyond the delivered ones go
     /// to `release`.
     fn release_caught_up(&mut self, s: usize, release: &mut Vec<TradeRecord>) {
-        let last = self.last[s];
         let standby = self.spec.mode == FailoverMode::HotStandby;
         let active = self.active;
         let mut joining: Vec<usize> = self
@@ -454,14 +454,14 @@ impl Group {
             .filter(|(k, t)| t.symbol as usize == s && (!standby || *k == active))
             .map(|(k, _)| *k)
             .collect();
+        joining.sort_unstable();
         joining.dedup();
         for k in joining {
             let first = self
                 .held
                 .iter()
-                .find(|(j, t)| *j == k && t.symbol as usize == s)
-                .map(|(_, t)| t.trade_id);
-            if first.is_some_and(|id| id <= last + 1) {
+                .find(|(j, t)| *j == k && t.symbol as usize == s);
+            if first.is_some_and(|(_, t)| self.can_join(t)) {
                 self.release_source(k, Some(s), release);
             }
         }
@@ -475,7 +475,7 @@ impl Group {
             let sym = t.symbol as usize;
             if j == k && s.is_none_or(|s| s == sym) {
                 let newer = match self.last.get_mut(sym) {
-                    Some(last) if ordered(&t) => {
+                    Some(last) if t.ids_consecutive() => {
                         let newer = t.trade_id > *last;
                         *last = (*last).max(t.trade_id);
                         newer
@@ -524,17 +524,9 @@ impl Group {
             .collect();
         symbols.sort_unstable();
         symbols.dedup();
+        // `next` is the active source now: it joins where its first held trade meets.
         for s in symbols {
-            let first = self
-                .held
-                .iter()
-                .find(|(k, t)| *k == next && t.symbol as usize == s)
-                .map(|(_, t)| t);
-            let joins = first
-                .is_some_and(|t| !ordered(t) || s >= self.last.len() || self.meets(s, t.trade_id));
-            if joins {
-                self.release_source(next, Some(s), replay);
-            }
+            self.release_caught_up(s, replay);
         }
     }
 

@@ -7,7 +7,7 @@
 //! `frames` over time, as `tickforge stat` shows it).
 
 use hdrhistogram::Histogram;
-use tickforge_engine::record::{trade_flags, TradeRecord};
+use tickforge_engine::record::TradeRecord;
 use tickforge_engine::shm::HistogramSlot;
 
 /// Largest latency recorded, ns (larger values are clamped): 60 s.
@@ -104,9 +104,7 @@ impl SourceQuality {
             return;
         };
         *n += 1;
-        if t.trade_id != 0
-            && t.flags & (trade_flags::ID_NOT_CONSECUTIVE | trade_flags::ID_UNORDERED) == 0
-        {
+        if t.ids_consecutive() {
             if let Some(last) = self.last_id.get_mut(f * self.symbols + t.symbol as usize) {
                 if *last != 0 && t.trade_id > *last + 1 {
                     self.gaps[f] += 1;
